@@ -97,6 +97,12 @@ TEST_P(Argon2Rfc9106, Tag) {
   EXPECT_EQ(HexEncode(tag->view()), GetParam().second);
 }
 
+std::string Argon2TypeName(
+    const ::testing::TestParamInfo<std::pair<Argon2Type, std::string>>& info) {
+  constexpr const char* kNames[] = {"Argon2d", "Argon2i", "Argon2id"};
+  return kNames[static_cast<int>(info.param.first)];
+}
+
 INSTANTIATE_TEST_SUITE_P(
     CryptoVectors, Argon2Rfc9106,
     ::testing::Values(
@@ -109,10 +115,7 @@ INSTANTIATE_TEST_SUITE_P(
         std::pair{Argon2Type::kArgon2id,
                   std::string("0d640df58d78766c08c037a34a8b53c9"
                               "d01ef0452d75b65eb52520e96b01e659")}),
-    [](const auto& info) {
-      constexpr const char* kNames[] = {"Argon2d", "Argon2i", "Argon2id"};
-      return std::string(kNames[static_cast<int>(info.param.first)]);
-    });
+    Argon2TypeName);
 
 // RFC 8032 §7.1, TEST 1-3.
 struct Ed25519Case {
