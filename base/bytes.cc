@@ -33,8 +33,9 @@ Result<Bytes> HexDecode(std::string_view hex) {
     int hi = HexValue(hex[2 * i]);
     int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return Status::InvalidArgument("hex string has a non-hex character at " +
-                                     std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+      return Status::InvalidArgument(
+          "hex string has a non-hex character at " +
+          std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
     }
     out[i] = static_cast<std::byte>(hi << 4 | lo);
   }

@@ -28,11 +28,11 @@ class [[nodiscard]] Result {
   Result(const T& value) : v_(value) {}  // NOLINT(google-explicit-constructor)
   Result(T&& value) : v_(std::move(value)) {}  // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> &&
-             !std::is_same_v<std::remove_cvref_t<U>, T> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Status> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Result<T>>)
-  Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> &&
+           !std::is_same_v<std::remove_cvref_t<U>, T> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Status> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Result<T>>) Result(U&& value)
+      : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
   // An error. REQUIRES: !status.ok(); an OK status here is a bug and becomes
   // an IOError so that it is never mistaken for a value.
   Result(Status status)  // NOLINT(google-explicit-constructor)

@@ -114,9 +114,9 @@ inline bool operator==(const Status& a, const Status& b) {
 
 // Evaluates `expr` (a Status); returns it from the enclosing function if it is
 // not OK.
-#define RETURN_IF_ERROR(expr)                                       \
-  do {                                                              \
-    ::chatvault::Status chatvault_status_macro_ = (expr);           \
+#define RETURN_IF_ERROR(expr)                                          \
+  do {                                                                 \
+    ::chatvault::Status chatvault_status_macro_ = (expr);              \
     if (!chatvault_status_macro_.ok()) return chatvault_status_macro_; \
   } while (0)
 

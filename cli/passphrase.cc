@@ -229,7 +229,8 @@ Result<SecretBytes> GetPassphrase(const PassphraseRequest& request,
 }
 
 Result<SecretBytes> GetPassphrase(const PassphraseRequest& request) {
-  return GetPassphrase(request, [](const char* name) { return std::getenv(name); });
+  return GetPassphrase(request,
+                       [](const char* name) { return std::getenv(name); });
 }
 
 }  // namespace chatvault::cli

@@ -1,12 +1,11 @@
 #include "cli/passphrase.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <pty.h>
 #include <termios.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -75,9 +74,9 @@ TEST(PassphraseTest, SourcesInOrder) {
   EXPECT_EQ(GetPassphrase(req, all)->chars(), "from-flag");
   req.password_file.clear();
   EXPECT_EQ(GetPassphrase(req, all)->chars(), "from-env-file");
-  EXPECT_EQ(GetPassphrase(req, Env({{"CHATVAULT_PASSWORD", "from-env"}}))
-                ->chars(),
-            "from-env");
+  EXPECT_EQ(
+      GetPassphrase(req, Env({{"CHATVAULT_PASSWORD", "from-env"}}))->chars(),
+      "from-env");
 }
 
 TEST(PassphraseTest, ErrorsNameTheSourceNeverTheSecret) {

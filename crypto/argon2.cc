@@ -54,9 +54,8 @@ Status ValidateArgon2Params(const Argon2Params& p) {
         Field("passes", p.t_cost, kArgon2MinTCost, kArgon2MaxTCost));
   }
   if (p.m_cost_kib < kArgon2MinMCostKib || p.m_cost_kib > kArgon2MaxMCostKib) {
-    return Status::InvalidArgument(Field("memory (KiB)", p.m_cost_kib,
-                                         kArgon2MinMCostKib,
-                                         kArgon2MaxMCostKib));
+    return Status::InvalidArgument(Field(
+        "memory (KiB)", p.m_cost_kib, kArgon2MinMCostKib, kArgon2MaxMCostKib));
   }
   if (p.parallelism < kArgon2MinParallelism ||
       p.parallelism > kArgon2MaxParallelism) {

@@ -40,11 +40,13 @@ Digest256 Blake2b256(const HashKey& key, ByteView data) {
 
 Blake2b256Hasher::Blake2b256Hasher(const HashKey& key) {
   EnsureSodium();
-  crypto_generichash_init(&state_, U8(key.secret().data()),
-                          key.secret().size(), kDigest256Bytes);
+  crypto_generichash_init(&state_, U8(key.secret().data()), key.secret().size(),
+                          kDigest256Bytes);
 }
 
-Blake2b256Hasher::~Blake2b256Hasher() { sodium_memzero(&state_, sizeof(state_)); }
+Blake2b256Hasher::~Blake2b256Hasher() {
+  sodium_memzero(&state_, sizeof(state_));
+}
 
 void Blake2b256Hasher::Update(ByteView data) {
   assert(!finished_);

@@ -44,8 +44,8 @@ TEST(BoxTest, SeedIsDeterministic) {
   Result<BoxKeyPair> b = BoxKeyPair::FromSeed(seed);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->public_key(), b->public_key());
-  EXPECT_TRUE(ConstantTimeEquals(a->secret_key().view(),
-                                 b->secret_key().view()));
+  EXPECT_TRUE(
+      ConstantTimeEquals(a->secret_key().view(), b->secret_key().view()));
   EXPECT_FALSE(BoxKeyPair::FromSeed(SecretBytes(31)).ok());
 }
 

@@ -25,9 +25,9 @@ Result<SecretBytes> DeriveSubkey(const SecretBytes& master,
   }
   EnsureSodium();
   crypto_generichash_state state;
-  crypto_generichash_init(
-      &state, reinterpret_cast<const unsigned char*>(master.data()),
-      master.size(), out_len);
+  crypto_generichash_init(&state,
+                          reinterpret_cast<const unsigned char*>(master.data()),
+                          master.size(), out_len);
   auto update = [&state](ByteView b) {
     crypto_generichash_update(
         &state, reinterpret_cast<const unsigned char*>(b.data()), b.size());
@@ -38,8 +38,8 @@ Result<SecretBytes> DeriveSubkey(const SecretBytes& master,
   update(AsBytes(context.name));
   update(info);
   SecretBytes out(out_len);
-  crypto_generichash_final(
-      &state, reinterpret_cast<unsigned char*>(out.data()), out_len);
+  crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(out.data()),
+                           out_len);
   sodium_memzero(&state, sizeof(state));
   return out;
 }

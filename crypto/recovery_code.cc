@@ -12,9 +12,9 @@ namespace chatvault::crypto {
 namespace {
 
 constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-constexpr size_t kDataChars = 52;   // ceil(256 / 5)
-constexpr size_t kHashChars = 6;    // 30 bits
-constexpr size_t kCheckChars = 6;   // bech32 BCH
+constexpr size_t kDataChars = 52;  // ceil(256 / 5)
+constexpr size_t kHashChars = 6;   // 30 bits
+constexpr size_t kCheckChars = 6;  // bech32 BCH
 constexpr size_t kBodyChars = kDataChars + kHashChars;
 static_assert(kBodyChars + kCheckChars == kRecoveryCodeChars);
 
@@ -159,7 +159,8 @@ Result<RecoveryCode> RecoveryCode::Parse(std::string_view text) {
   if (n != kRecoveryCodeChars) {
     return Status::InvalidArgument(
         "a recovery code has 64 characters (16 groups of 4); this one has " +
-        (n > kRecoveryCodeChars ? std::string("more than 64") : std::to_string(n)));
+        (n > kRecoveryCodeChars ? std::string("more than 64")
+                                : std::to_string(n)));
   }
   uint8_t check[kCheckChars];
   ComputeCheck(v, check);

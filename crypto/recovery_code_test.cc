@@ -138,8 +138,8 @@ TEST(RecoveryCodeTest, ErrorsSayWhatIsWrongWithoutEchoingTheCode) {
   Result<RecoveryCode> mismatch = RecoveryCode::Parse(typo);
   EXPECT_NE(mismatch.status().message().find("checksum"),
             std::string_view::npos);
-  for (const Result<RecoveryCode>* r : {&shorter, &longer, &bad_char,
-                                        &mismatch}) {
+  for (const Result<RecoveryCode>* r :
+       {&shorter, &longer, &bad_char, &mismatch}) {
     EXPECT_EQ(r->status().message().find(plain.substr(0, 8)),
               std::string_view::npos);
   }

@@ -9,7 +9,9 @@ namespace {
 
 // SecretBytes must not be copyable or comparable with ==.
 template <typename T>
-concept EqualityComparable = requires(const T& a, const T& b) { a == b; };
+concept EqualityComparable = requires(const T& a, const T& b) {
+  a == b;
+};
 static_assert(!std::is_copy_constructible_v<SecretBytes>);
 static_assert(!std::is_copy_assignable_v<SecretBytes>);
 static_assert(std::is_nothrow_move_constructible_v<SecretBytes>);

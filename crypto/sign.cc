@@ -65,7 +65,8 @@ Status Verify(const VerifyKey& key, ByteView message, ByteView signature) {
   EnsureSodium();
   if (signature.size() != kSignatureBytes ||
       crypto_sign_verify_detached(U8(signature.data()), U8(message.data()),
-                                  message.size(), U8(key.bytes().data())) != 0) {
+                                  message.size(),
+                                  U8(key.bytes().data())) != 0) {
     return Status::Corruption("signature verification failed");
   }
   return Status::OK();

@@ -1,7 +1,6 @@
 // Runs the built chatvault binary as a user would.
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -21,7 +20,8 @@ Output RunChatvault(const std::string& args) {
   if (p == nullptr) return out;
   std::array<char, 4096> buf;
   size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.text.append(buf.data(), n);
   int status = pclose(p);
   out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
@@ -30,9 +30,9 @@ Output RunChatvault(const std::string& args) {
 TEST(CliBinaryTest, HelpListsGlobalOptionsAndExitCodes) {
   Output o = RunChatvault("--help");
   EXPECT_EQ(o.exit_code, 0);
-  for (const char* want : {"--repo", "--password-file", "--recovery-code-file",
-                           "--json", "--quiet", "Exit status:",
-                           "wrong passphrase"}) {
+  for (const char* want :
+       {"--repo", "--password-file", "--recovery-code-file", "--json",
+        "--quiet", "Exit status:", "wrong passphrase"}) {
     EXPECT_NE(o.text.find(want), std::string::npos) << want << "\n" << o.text;
   }
 }

@@ -42,8 +42,7 @@ TEST(CryptoVectors, XChaCha20Poly1305DraftA31) {
       "21f9664c97637da9768812f615c68b13b52e";
   const std::string tag = "c0875924c1c7987947deafd8780acf49";
 
-  Bytes sealed =
-      internal::AeadSealWithNonce(*key, nonce, AsBytes(pt), ad);
+  Bytes sealed = internal::AeadSealWithNonce(*key, nonce, AsBytes(pt), ad);
   EXPECT_EQ(HexEncode(sealed), HexEncode(nonce) + ct + tag);
 
   Result<Bytes> opened = AeadOpen(*key, Hex(HexEncode(nonce) + ct + tag), ad);
@@ -74,8 +73,8 @@ TEST(CryptoVectors, Blake2bKeyedReferenceKat) {
 }
 
 // RFC 9106 §5: t=3, m=32 KiB, p=4, with secret and associated data.
-class Argon2Rfc9106 : public ::testing::TestWithParam<
-                          std::pair<Argon2Type, std::string>> {};
+class Argon2Rfc9106
+    : public ::testing::TestWithParam<std::pair<Argon2Type, std::string>> {};
 
 TEST_P(Argon2Rfc9106, Tag) {
   Bytes password(32, std::byte{0x01});
@@ -161,7 +160,8 @@ INSTANTIATE_TEST_SUITE_P(
             "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
             "af82",
             "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
-            "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"}),
+            "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40"
+            "a"}),
     [](const auto& info) { return "Test" + std::to_string(info.index + 1); });
 
 // RFC 7748 §5.2.
@@ -173,19 +173,22 @@ Result<SecretBytes> X(std::string_view scalar, std::string_view u) {
 
 TEST(CryptoVectors, X25519Rfc7748ScalarMult) {
   EXPECT_EQ(
-      HexEncode(X("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
-                  "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c")
-                    ->view()),
+      HexEncode(
+          X("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+            "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c")
+              ->view()),
       "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
   EXPECT_EQ(
-      HexEncode(X("4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
-                  "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493")
-                    ->view()),
+      HexEncode(
+          X("4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+            "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493")
+              ->view()),
       "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957");
 }
 
 TEST(CryptoVectors, X25519Rfc7748Iterated) {
-  std::string k = "0900000000000000000000000000000000000000000000000000000000000000";
+  std::string k =
+      "0900000000000000000000000000000000000000000000000000000000000000";
   std::string u = k;
   for (int i = 1; i <= 1000; ++i) {
     Result<SecretBytes> r = X(k, u);
@@ -193,10 +196,13 @@ TEST(CryptoVectors, X25519Rfc7748Iterated) {
     u = k;
     k = HexEncode(r->view());
     if (i == 1) {
-      EXPECT_EQ(k, "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079");
+      EXPECT_EQ(
+          k,
+          "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079");
     }
   }
-  EXPECT_EQ(k, "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51");
+  EXPECT_EQ(k,
+            "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51");
 }
 
 // RFC 7748 §6.1.
