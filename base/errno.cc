@@ -54,9 +54,7 @@ Status StatusFromErrno(int err, std::string_view context) {
   std::string msg(context);
   msg += ": ";
   msg += text;
-  StatusCode code = CodeForErrno(err);
-  if (code == StatusCode::kOk) code = StatusCode::kIOError;
-  return Status(code, msg);
+  return Status(CodeForErrno(err), msg);
 }
 
 }  // namespace chatvault

@@ -24,15 +24,19 @@ class [[nodiscard]] Result {
                 "Result<Status> is meaningless; return Status");
 
  public:
-  // A value.
-  Result(const T& value) : v_(value) {}  // NOLINT(google-explicit-constructor)
-  Result(T&& value) : v_(std::move(value)) {}  // NOLINT
-  template <typename U>
-  requires(std::is_constructible_v<T, U&&> &&
-           !std::is_same_v<std::remove_cvref_t<U>, T> &&
-           !std::is_same_v<std::remove_cvref_t<U>, Status> &&
-           !std::is_same_v<std::remove_cvref_t<U>, Result<T>>) Result(U&& value)
-      : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  // A value, or something T can be made from: implicitly only where U
+  // converts implicitly to T (as std::expected), so `return 32;` cannot
+  // build a 32-byte secret through an explicit constructor. A Result<bool>
+  // is only ever made from a bool, never from a pointer.
+  template <typename U = T>
+    requires(std::is_constructible_v<T, U &&> &&
+             !std::is_same_v<std::remove_cvref_t<U>, Status> &&
+             !std::is_same_v<std::remove_cvref_t<U>, Result<T>> &&
+             !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t> &&
+             (!std::is_same_v<std::remove_cv_t<T>, bool> ||
+              std::is_same_v<std::remove_cvref_t<U>, bool>))
+  explicit(!std::is_convertible_v<U &&, T>) Result(U&& value)  // NOLINT
+      : v_(std::in_place_index<0>, std::forward<U>(value)) {}
   // An error. REQUIRES: !status.ok(); an OK status here is a bug and becomes
   // an IOError so that it is never mistaken for a value.
   Result(Status status)  // NOLINT(google-explicit-constructor)
@@ -46,9 +50,8 @@ class [[nodiscard]] Result {
 
   bool ok() const { return v_.index() == 0; }
 
-  // OK when holding a value.
-  Status status() const& { return ok() ? Status() : std::get<1>(v_); }
-  Status status() && { return ok() ? Status() : std::get<1>(std::move(v_)); }
+  // OK when holding a value. Returns a copy, so the Result keeps its error.
+  Status status() const { return ok() ? Status() : std::get<1>(v_); }
 
   // REQUIRES: ok(). Aborts otherwise: reading a value that is not there is a
   // bug, never a recoverable condition.
@@ -60,14 +63,15 @@ class [[nodiscard]] Result {
     CheckOk();
     return std::get<0>(v_);
   }
-  T&& value() && {
+  // By value, so that `for (auto& x : F().value())` cannot dangle.
+  T value() && {
     CheckOk();
     return std::get<0>(std::move(v_));
   }
 
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 
@@ -93,7 +97,7 @@ class [[nodiscard]] Result {
 
 #define CHATVAULT_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                     \
-  if (!tmp.ok()) return std::move(tmp).status();          \
+  if (!tmp.ok()) return tmp.status();                     \
   lhs = std::move(tmp).value()
 
 #endif  // CHATVAULT_BASE_RESULT_H_

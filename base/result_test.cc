@@ -50,6 +50,26 @@ TEST(ResultTest, ConvertingConstruction) {
   EXPECT_EQ(r->size(), 4u);
 }
 
+// Regression: an implicit converting constructor let `return 32;` build a
+// Result<SecretBytes-like> through an explicit constructor, and let a
+// pointer become Result<bool> == true.
+struct ExplicitFromInt {
+  explicit ExplicitFromInt(int n) : n(n) {}
+  int n;
+};
+static_assert(!std::is_convertible_v<int, Result<ExplicitFromInt>>);
+static_assert(std::is_constructible_v<Result<ExplicitFromInt>, int>);
+static_assert(!std::is_convertible_v<const char*, Result<bool>>);
+static_assert(!std::is_constructible_v<Result<bool>, const char*>);
+static_assert(std::is_convertible_v<bool, Result<bool>>);
+
+TEST(ResultTest, StatusOfErrorSurvivesReading) {
+  Result<int> r = Status::NotFound("x");
+  Status first = r.status();
+  EXPECT_FALSE(r.status().ok());
+  EXPECT_EQ(first, r.status());
+}
+
 TEST(ResultDeathTest, ValueOfErrorAborts) {
   Result<int> r = Status::NotFound("x");
   EXPECT_DEATH({ (void)r.value(); }, "");

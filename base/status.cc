@@ -33,6 +33,9 @@ std::string_view StatusCodeName(StatusCode code) {
 Status::Status(StatusCode code, std::string_view message)
     : state_(std::make_unique<State>(State{code, std::string(message)})) {
   assert(code != StatusCode::kOk);
+  // In release builds an OK code here would make an error that reads as
+  // success (exit code 0); make it an unmistakable failure instead.
+  if (code == StatusCode::kOk) state_->code = StatusCode::kIOError;
 }
 
 Status::Status(const Status& other)

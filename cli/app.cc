@@ -15,8 +15,11 @@ void HardenProcess() {
   // Key material lives in locked, MADV_DONTDUMP memory already; this also
   // keeps the rest of the heap (plaintext chat data) out of core files.
   struct rlimit none {};
-  setrlimit(RLIMIT_CORE, &none);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (setrlimit(RLIMIT_CORE, &none) != 0 ||
+      prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::cerr << "chatvault: warning: cannot disable core dumps; memory "
+                 "holding chat data could end up in a core file\n";
+  }
 }
 
 int Run(int argc, char** argv) {

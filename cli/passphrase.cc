@@ -1,6 +1,8 @@
 #include "cli/passphrase.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -18,9 +20,11 @@ namespace {
 
 using crypto::SecretBytes;
 
-// Drops one trailing "\n" or "\r\n"; returns the new length.
+// Drops one trailing "\n" or "\r\n"; returns the new length. A lone "\r"
+// stays: it is part of the secret, as it would be in CHATVAULT_PASSWORD.
 size_t TrimNewline(const std::byte* data, size_t n) {
-  if (n > 0 && data[n - 1] == std::byte{'\n'}) --n;
+  if (n == 0 || data[n - 1] != std::byte{'\n'}) return n;
+  --n;
   if (n > 0 && data[n - 1] == std::byte{'\r'}) --n;
   return n;
 }
@@ -37,64 +41,87 @@ Status WriteAll(int fd, std::string_view s) {
   return Status::OK();
 }
 
-// The terminal whose echo we turned off, for the signal handler to restore.
-volatile sig_atomic_t g_restore_fd = -1;
-struct termios g_saved_termios;
+// The signal that interrupted a prompt. The handler only records it: the
+// prompt restores the terminal itself, then re-sends the signal with the
+// previous disposition in place (as OpenSSH's readpassphrase does), so that
+// a Ctrl-Z stops the process with echo back on and a `fg` asks again.
+volatile sig_atomic_t g_caught_signal = 0;
 
-extern "C" void RestoreTerminalAndReraise(int sig) {
-  if (g_restore_fd >= 0) tcsetattr(g_restore_fd, TCSAFLUSH, &g_saved_termios);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
+extern "C" void RecordSignal(int sig) { g_caught_signal = sig; }
 
-// Turns echo off on construction and restores the terminal on destruction
-// or on SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGTSTP.
+constexpr std::array<int, 7> kPromptSignals = {
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU};
+
+// Turns echo off and routes the signals above to RecordSignal for its
+// lifetime; restores the terminal and the previous handlers on destruction.
+// Signals that were ignored stay ignored.
 class EchoOff {
  public:
   explicit EchoOff(int fd) : fd_(fd) {
-    if (tcgetattr(fd, &saved_) != 0) return;
-    g_saved_termios = saved_;
-    g_restore_fd = fd;
+    g_caught_signal = 0;
     struct sigaction sa {};
-    sa.sa_handler = RestoreTerminalAndReraise;
+    sa.sa_handler = RecordSignal;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < kSignals.size(); ++i) {
-      sigaction(kSignals[i], &sa, &old_actions_[i]);
+    sa.sa_flags = 0;  // no SA_RESTART: read(2) must return EINTR
+    for (size_t i = 0; i < kPromptSignals.size(); ++i) {
+      sigaction(kPromptSignals[i], nullptr, &old_actions_[i]);
+      if (old_actions_[i].sa_handler != SIG_IGN) {
+        sigaction(kPromptSignals[i], &sa, nullptr);
+      }
     }
+    if (tcgetattr(fd, &saved_) != 0) return;
     struct termios t = saved_;
     t.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHOE | ECHOK);
     t.c_lflag |= ICANON;
     active_ = tcsetattr(fd, TCSAFLUSH, &t) == 0;
   }
   ~EchoOff() {
-    if (g_restore_fd < 0) return;
     if (active_) tcsetattr(fd_, TCSAFLUSH, &saved_);
-    g_restore_fd = -1;
-    for (size_t i = 0; i < kSignals.size(); ++i) {
-      sigaction(kSignals[i], &old_actions_[i], nullptr);
+    for (size_t i = 0; i < kPromptSignals.size(); ++i) {
+      sigaction(kPromptSignals[i], &old_actions_[i], nullptr);
     }
   }
   EchoOff(const EchoOff&) = delete;
   EchoOff& operator=(const EchoOff&) = delete;
 
  private:
-  static constexpr std::array<int, 5> kSignals = {SIGINT, SIGTERM, SIGHUP,
-                                                  SIGQUIT, SIGTSTP};
   int fd_;
   bool active_ = false;
   struct termios saved_ {};
-  std::array<struct sigaction, kSignals.size()> old_actions_{};
+  std::array<struct sigaction, kPromptSignals.size()> old_actions_{};
 };
 
 // Reads one line from `fd` into locked memory, without the newline.
+// Cancelled when one of kPromptSignals arrives. Those signals stay blocked
+// except inside ppoll(2), which unblocks them atomically while it waits, so
+// a signal arriving at any moment interrupts the wait instead of being
+// recorded just before a read that would then block.
 Result<SecretBytes> ReadLine(int fd) {
+  sigset_t prompt_signals, wait_mask;
+  sigemptyset(&prompt_signals);
+  for (int sig : kPromptSignals) sigaddset(&prompt_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &prompt_signals, &wait_mask);
+  struct Unblock {
+    sigset_t mask;
+    ~Unblock() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } unblock{wait_mask};
+  for (int sig : kPromptSignals) sigdelset(&wait_mask, sig);
+
   SecretBytes buf(kMaxPassphraseBytes + 1);
   size_t n = 0;
   for (;;) {
+    if (g_caught_signal != 0) return Status::Cancelled("interrupted");
+    struct pollfd p {};
+    p.fd = fd;
+    p.events = POLLIN;
+    if (::ppoll(&p, 1, nullptr, &wait_mask) < 0) {
+      if (errno == EINTR) continue;
+      return StatusFromErrno(errno, "cannot wait for the terminal");
+    }
     char c;
     ssize_t r = ::read(fd, &c, 1);
     if (r < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       return StatusFromErrno(errno, "cannot read from the terminal");
     }
     if (r == 0) {
@@ -109,7 +136,6 @@ Result<SecretBytes> ReadLine(int fd) {
     buf.data()[n++] = static_cast<std::byte>(c);
     c = 0;
   }
-  n = TrimNewline(buf.data(), n);
   if (n > kMaxPassphraseBytes) {
     return Status::InvalidArgument(
         "passphrase is longer than 4096 bytes; use a shorter one");
@@ -118,14 +144,29 @@ Result<SecretBytes> ReadLine(int fd) {
 }
 
 Result<SecretBytes> PromptOnce(int fd, std::string_view prompt) {
-  RETURN_IF_ERROR(WriteAll(fd, prompt));
-  Result<SecretBytes> line = [&] {
-    EchoOff echo_off(fd);
-    return ReadLine(fd);
-  }();
-  // The newline the person typed was not echoed.
-  RETURN_IF_ERROR(WriteAll(fd, "\n"));
-  return line;
+  for (;;) {
+    int signal_number = 0;
+    Result<SecretBytes> line = [&]() -> Result<SecretBytes> {
+      // Echo goes off before the prompt appears, so that nothing typed
+      // after seeing it is echoed.
+      EchoOff echo_off(fd);
+      RETURN_IF_ERROR(WriteAll(fd, prompt));
+      Result<SecretBytes> r = ReadLine(fd);
+      signal_number = g_caught_signal;
+      return r;
+    }();
+    // The newline the person typed was not echoed.
+    RETURN_IF_ERROR(WriteAll(fd, "\n"));
+    if (signal_number == 0) return line;
+    // Terminal and handlers are restored: deliver the signal as it would
+    // have been delivered without us. A stop signal returns here once the
+    // process is continued, and the prompt starts again with echo off.
+    ::kill(::getpid(), signal_number);
+    if (signal_number != SIGTSTP && signal_number != SIGTTIN &&
+        signal_number != SIGTTOU) {
+      return Status::Cancelled("passphrase prompt interrupted");
+    }
+  }
 }
 
 Status CheckNew(const SecretBytes& passphrase) {
@@ -143,7 +184,9 @@ Result<SecretBytes> ReadSecretFile(const std::string& path) {
   if (fd < 0) {
     return StatusFromErrno(errno, "cannot open '" + path + "'");
   }
-  SecretBytes buf(kMaxPassphraseBytes + 2);  // room for "\r\n"
+  // Room for the longest secret, "\r\n", and one more byte to tell a file
+  // that is too long from one that fits exactly.
+  SecretBytes buf(kMaxPassphraseBytes + 3);
   size_t n = 0;
   Status status;
   for (;;) {
@@ -210,6 +253,11 @@ Result<SecretBytes> GetPassphrase(const PassphraseRequest& request,
       return Status::InvalidArgument(
           "CHATVAULT_PASSWORD is longer than 4096 bytes");
     }
+    if (len == 0) {
+      return Status::InvalidArgument(
+          "CHATVAULT_PASSWORD is set but empty; set it to the passphrase or "
+          "unset it to be asked");
+    }
     result = SecretBytes::CopyFrom(AsBytes(std::string_view(p, len)));
   } else {
     int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -229,8 +277,17 @@ Result<SecretBytes> GetPassphrase(const PassphraseRequest& request,
 }
 
 Result<SecretBytes> GetPassphrase(const PassphraseRequest& request) {
-  return GetPassphrase(request,
-                       [](const char* name) { return std::getenv(name); });
+  Result<SecretBytes> r = GetPassphrase(
+      request, [](const char* name) { return std::getenv(name); });
+  // The variable's value has been copied to locked memory: wipe it from the
+  // environment block, where it would otherwise stay for the life of the
+  // process and be inherited by any child.
+  if (char* p = std::getenv("CHATVAULT_PASSWORD"); p != nullptr) {
+    crypto::SecureZero(
+        MutableByteView(reinterpret_cast<std::byte*>(p), std::strlen(p)));
+    ::unsetenv("CHATVAULT_PASSWORD");
+  }
+  return r;
 }
 
 }  // namespace chatvault::cli

@@ -4,7 +4,8 @@
 // Sources, first match wins:
 //   1. --password-file FILE   (the whole file; one trailing newline dropped)
 //   2. CHATVAULT_PASSWORD_FILE (same, for scheduled runs)
-//   3. CHATVAULT_PASSWORD      (the variable's value)
+//   3. CHATVAULT_PASSWORD      (the variable's value; the process wipes it
+//                               from its environment once read)
 //   4. a prompt on the controlling terminal with echo off; a new passphrase
 //      is asked twice and must match
 // With none of these, the error says which to provide.
@@ -53,7 +54,9 @@ Result<crypto::SecretBytes> GetPassphrase(const PassphraseRequest& request);
 Result<crypto::SecretBytes> ReadSecretFile(const std::string& path);
 
 // Prompts on the terminal `tty_fd` (read and written) with echo turned off,
-// restoring the terminal's settings afterwards, even on SIGINT/SIGTERM.
+// restoring the terminal's settings afterwards. A signal during the prompt
+// (Ctrl-C, Ctrl-Z, hang-up) is delivered only after the terminal is
+// restored; after a stop and `fg` the prompt is shown again.
 // With `confirm`, asks a second time and fails if the answers differ.
 Result<crypto::SecretBytes> PromptOnTerminal(int tty_fd,
                                              std::string_view prompt,

@@ -50,6 +50,20 @@ TEST(PassphraseTest, FileDropsOneTrailingNewline) {
   EXPECT_EQ(ReadSecretFile(dir.Write("b", "pass\r\n"))->chars(), "pass");
   EXPECT_EQ(ReadSecretFile(dir.Write("c", "pass\n\n"))->chars(), "pass\n");
   EXPECT_EQ(ReadSecretFile(dir.Write("d", " pass "))->chars(), " pass ");
+  // Regression: a lone trailing "\r" was dropped too.
+  EXPECT_EQ(ReadSecretFile(dir.Write("e", "pass\r"))->chars(), "pass\r");
+}
+
+TEST(PassphraseTest, FileOfExactlyMaximumLengthPlusCrLfIsAccepted) {
+  // Regression: 4096 bytes followed by "\r\n" filled the buffer and was
+  // refused as too long.
+  TempDir dir;
+  std::string longest(kMaxPassphraseBytes, 'x');
+  Result<crypto::SecretBytes> r =
+      ReadSecretFile(dir.Write("max", longest + "\r\n"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), kMaxPassphraseBytes);
+  EXPECT_FALSE(ReadSecretFile(dir.Write("over", longest + "y\n")).ok());
 }
 
 TEST(PassphraseTest, FileErrors) {
@@ -92,12 +106,14 @@ TEST(PassphraseTest, ErrorsNameTheSourceNeverTheSecret) {
   r = GetPassphrase(req, Env({}));
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
 
+  r = GetPassphrase(PassphraseRequest{}, Env({{"CHATVAULT_PASSWORD", ""}}));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+
   PassphraseRequest create;
   create.is_new = true;
-  r = GetPassphrase(create, Env({{"CHATVAULT_PASSWORD", ""}}));
+  create.password_file = dir.Write("blank-line", "\n");
+  r = GetPassphrase(create, Env({}));
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("empty passphrase"),
-            std::string_view::npos);
 }
 
 // A pseudo-terminal stands in for the person at the keyboard.
@@ -183,6 +199,47 @@ TEST_F(PtyTest, MatchingConfirmationSucceeds) {
   Result<crypto::SecretBytes> r = answer.get();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->chars(), "same words");
+}
+
+TEST(PassphraseTest, EnvironmentValueIsWipedAfterReading) {
+  setenv("CHATVAULT_PASSWORD", "wipe me", 1);
+  char* original = std::getenv("CHATVAULT_PASSWORD");
+  Result<crypto::SecretBytes> r = GetPassphrase(PassphraseRequest{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->chars(), "wipe me");
+  EXPECT_EQ(std::getenv("CHATVAULT_PASSWORD"), nullptr);
+  EXPECT_EQ(original[0], '\0');
+}
+
+// Regression: on Ctrl-Z the handler re-enabled echo and stopped the process,
+// and after `fg` the prompt went on reading with echo on. Now the prompt
+// restores the terminal, delivers the stop, and asks again with echo off.
+TEST_F(PtyTest, StopAndContinueAsksAgainWithEchoOff) {
+  // Stand-in for the default stop action: observe the signal instead.
+  static volatile sig_atomic_t stopped = 0;
+  struct sigaction sa {}, old {};
+  sa.sa_handler = [](int) { stopped = 1; };
+  sigaction(SIGTSTP, &sa, &old);
+  pthread_t prompt_thread{};
+  auto answer = std::async(std::launch::async, [&] {
+    prompt_thread = pthread_self();
+    return PromptOnTerminal(slave_, "Passphrase: ", false);
+  });
+  std::string screen;
+  while (screen.find("Passphrase: ") == std::string::npos) screen += Drain();
+  ASSERT_FALSE(EchoIsOn());
+  pthread_kill(prompt_thread, SIGTSTP);
+  // The prompt is shown a second time once the signal has been handled.
+  screen.clear();
+  while (screen.find("Passphrase: ") == std::string::npos) screen += Drain();
+  EXPECT_EQ(stopped, 1);
+  Type("after fg\n");
+  Result<crypto::SecretBytes> r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chars(), "after fg");
+  EXPECT_EQ((screen + Drain()).find("after fg"), std::string::npos);
+  EXPECT_TRUE(EchoIsOn());
+  sigaction(SIGTSTP, &old, nullptr);
 }
 
 TEST_F(PtyTest, EndOfInputIsCancelled) {

@@ -2,7 +2,6 @@
 
 #include <sodium.h>
 
-#include <cassert>
 #include <cstring>
 
 #include "crypto/aead_internal.h"
@@ -36,7 +35,7 @@ bool OpenInto(const AeadKey& key, ByteView sealed, ByteView ad,
   unsigned long long out_len = 0;
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
       U8(out.data()), &out_len, nullptr, U8(ct), ct_len, U8(ad.data()),
-      ad.size(), U8(nonce), U8(key.secret().data()));
+      ad.size(), U8(nonce), KeyBytes(key.secret(), kAeadKeyBytes));
   return rc == 0 && out_len == out.size();
 }
 
@@ -58,7 +57,7 @@ namespace internal {
 
 Bytes AeadSealWithNonce(const AeadKey& key, ByteView nonce, ByteView plaintext,
                         ByteView associated_data) {
-  assert(nonce.size() == kAeadNonceBytes);
+  Check(nonce.size() == kAeadNonceBytes, "AEAD nonce must be 24 bytes");
   EnsureSodium();
   Bytes out(kAeadOverheadBytes + plaintext.size());
   std::memcpy(out.data(), nonce.data(), kAeadNonceBytes);
@@ -66,8 +65,8 @@ Bytes AeadSealWithNonce(const AeadKey& key, ByteView nonce, ByteView plaintext,
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       U8(out.data() + kAeadNonceBytes), &ct_len, U8(plaintext.data()),
       plaintext.size(), U8(associated_data.data()), associated_data.size(),
-      nullptr, U8(out.data()), U8(key.secret().data()));
-  assert(ct_len == plaintext.size() + kAeadTagBytes);
+      nullptr, U8(out.data()), KeyBytes(key.secret(), kAeadKeyBytes));
+  Check(ct_len == plaintext.size() + kAeadTagBytes, "AEAD output length");
   return out;
 }
 

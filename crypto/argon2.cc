@@ -69,6 +69,9 @@ Status ValidateArgon2Params(const Argon2Params& p) {
 Result<SecretBytes> Argon2id(ByteView passphrase, const Argon2Params& params,
                              size_t out_len) {
   RETURN_IF_ERROR(ValidateArgon2Params(params));
+  if (out_len < 16) {
+    return Status::InvalidArgument("Argon2id output must be at least 16 bytes");
+  }
   Argon2Input in;
   in.type = Argon2Type::kArgon2id;
   in.password = passphrase;
@@ -83,6 +86,11 @@ Result<SecretBytes> Argon2id(ByteView passphrase, const Argon2Params& params,
 Result<SecretBytes> Argon2Hash(const Argon2Input& in) {
   if (in.out_len < ARGON2_MIN_OUTLEN || in.out_len > 1024) {
     return Status::InvalidArgument("Argon2 output must be 4..1024 bytes");
+  }
+  constexpr size_t kMaxInput = 0xffffffffu;
+  if (in.password.size() > kMaxInput || in.salt.size() > kMaxInput ||
+      in.secret.size() > kMaxInput || in.associated_data.size() > kMaxInput) {
+    return Status::InvalidArgument("Argon2 input longer than 4 GiB");
   }
   SecretBytes out(in.out_len);
   argon2_context ctx{};

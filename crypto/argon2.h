@@ -39,7 +39,9 @@ inline constexpr uint32_t kArgon2MinParallelism = 4;
 // Upper bounds, so that a hostile repository cannot make a client allocate
 // unbounded memory or spin for hours.
 inline constexpr uint32_t kArgon2MaxTCost = 64;
-inline constexpr uint32_t kArgon2MaxMCostKib = 4 * 1024 * 1024;  // 4 GiB
+// 2 GiB: RFC 9106's first recommended option. More would be an easy way for
+// a hostile repository to get a phone or small NAS killed for lack of memory.
+inline constexpr uint32_t kArgon2MaxMCostKib = 2 * 1024 * 1024;
 inline constexpr uint32_t kArgon2MaxParallelism = 64;
 
 // The parameters for a new passphrase holder, with a fresh random salt.
@@ -50,8 +52,10 @@ Argon2Params DefaultArgon2Params();
 // offending field otherwise.
 Status ValidateArgon2Params(const Argon2Params& params);
 
-// Argon2id v1.3 of `passphrase` under `params`, `out_len` bytes (>= 16).
+// Argon2id v1.3 of `passphrase` under `params`, `out_len` bytes (16..1024).
 // Validates params first. ResourceExhausted if the memory cannot be had.
+// Argon2's working memory comes from the heap, not from locked memory; it
+// is wiped by libargon2 and freed before this returns.
 Result<SecretBytes> Argon2id(ByteView passphrase, const Argon2Params& params,
                              size_t out_len);
 

@@ -44,6 +44,11 @@ TEST(Argon2Test, WeakOrAbsurdParamsAreRefused) {
   EXPECT_FALSE(ValidateArgon2Params(p).ok());
 }
 
+TEST(Argon2Test, ShortOutputRefused) {
+  EXPECT_EQ(Argon2id(ToBytes("pw"), Minimum(), 8).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(Argon2Test, DeterministicAndSaltSensitive) {
   Argon2Params p = Minimum();
   Result<SecretBytes> a = Argon2id(ToBytes("passphrase"), p, 32);

@@ -1,6 +1,5 @@
 #include "crypto/blake2b.h"
 
-#include <cassert>
 #include <string>
 
 #include "crypto/sodium.h"
@@ -34,14 +33,14 @@ Digest256 Blake2b256(const HashKey& key, ByteView data) {
   EnsureSodium();
   Digest256 out;
   crypto_generichash(U8(out.data()), out.size(), U8(data.data()), data.size(),
-                     U8(key.secret().data()), key.secret().size());
+                     KeyBytes(key.secret(), kHashKeyBytes), kHashKeyBytes);
   return out;
 }
 
 Blake2b256Hasher::Blake2b256Hasher(const HashKey& key) {
   EnsureSodium();
-  crypto_generichash_init(&state_, U8(key.secret().data()), key.secret().size(),
-                          kDigest256Bytes);
+  crypto_generichash_init(&state_, KeyBytes(key.secret(), kHashKeyBytes),
+                          kHashKeyBytes, kDigest256Bytes);
 }
 
 Blake2b256Hasher::~Blake2b256Hasher() {
@@ -49,15 +48,16 @@ Blake2b256Hasher::~Blake2b256Hasher() {
 }
 
 void Blake2b256Hasher::Update(ByteView data) {
-  assert(!finished_);
+  Check(!finished_, "Blake2b256Hasher::Update after Finish");
   crypto_generichash_update(&state_, U8(data.data()), data.size());
 }
 
 Digest256 Blake2b256Hasher::Finish() {
-  assert(!finished_);
+  Check(!finished_, "Blake2b256Hasher::Finish called twice");
   finished_ = true;
   Digest256 out;
-  crypto_generichash_final(&state_, U8(out.data()), out.size());
+  Check(crypto_generichash_final(&state_, U8(out.data()), out.size()) == 0,
+        "BLAKE2b final");
   sodium_memzero(&state_, sizeof(state_));
   return out;
 }

@@ -24,6 +24,21 @@ TEST(Blake2bTest, KeyChangesTheDigest) {
             Blake2b256(HashKey::Generate(), data));
 }
 
+TEST(Blake2bDeathTest, MovedFromKeyAborts) {
+  // Regression: a moved-from HashKey hashed without a key.
+  HashKey key = HashKey::Generate();
+  HashKey other = std::move(key);
+  EXPECT_DEATH((void)Blake2b256(key, ToBytes("x")), "wrong size");  // NOLINT
+  (void)other;
+}
+
+TEST(Blake2bDeathTest, FinishTwiceAborts) {
+  HashKey key = HashKey::Generate();
+  Blake2b256Hasher h(key);
+  (void)h.Finish();
+  EXPECT_DEATH((void)h.Finish(), "twice");
+}
+
 TEST(Blake2bTest, LengthsAreChecked) {
   EXPECT_FALSE(Blake2b({}, 15).ok());
   EXPECT_FALSE(Blake2b({}, 65).ok());

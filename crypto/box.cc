@@ -57,15 +57,20 @@ Result<BoxKeyPair> BoxKeyPair::FromSecretKey(SecretBytes secret_key) {
   }
   EnsureSodium();
   BoxPublicKey pk;
-  crypto_scalarmult_base(U8(pk.key_.data()), U8(secret_key.data()));
+  crypto_scalarmult_base(U8(pk.key_.data()),
+                         KeyBytes(secret_key, kBoxSecretKeyBytes));
   return BoxKeyPair(pk, std::move(secret_key));
 }
 
-Bytes SealedBoxSeal(const BoxPublicKey& recipient, ByteView plaintext) {
+Result<Bytes> SealedBoxSeal(const BoxPublicKey& recipient,
+                            ByteView plaintext) {
   EnsureSodium();
   Bytes out(kSealedBoxOverheadBytes + plaintext.size());
-  crypto_box_seal(U8(out.data()), U8(plaintext.data()), plaintext.size(),
-                  U8(recipient.bytes().data()));
+  if (crypto_box_seal(U8(out.data()), U8(plaintext.data()), plaintext.size(),
+                      U8(recipient.bytes().data())) != 0) {
+    return Status::InvalidArgument(
+        "cannot seal to this X25519 public key: it is a low-order point");
+  }
   return out;
 }
 
@@ -78,7 +83,8 @@ Result<SecretBytes> SealedBoxOpen(const BoxKeyPair& recipient,
   SecretBytes out(sealed.size() - kSealedBoxOverheadBytes);
   if (crypto_box_seal_open(U8(out.data()), U8(sealed.data()), sealed.size(),
                            U8(recipient.public_key().bytes().data()),
-                           U8(recipient.secret_key().data())) != 0) {
+                           KeyBytes(recipient.secret_key(),
+                                    kBoxSecretKeyBytes)) != 0) {
     return Status::Corruption(
         "cannot open sealed box: it is addressed to another key or was "
         "damaged");
@@ -93,7 +99,8 @@ Result<SecretBytes> X25519(const SecretBytes& secret_key,
   }
   EnsureSodium();
   SecretBytes shared(crypto_scalarmult_BYTES);
-  if (crypto_scalarmult(U8(shared.data()), U8(secret_key.data()),
+  if (crypto_scalarmult(U8(shared.data()),
+                        KeyBytes(secret_key, kBoxSecretKeyBytes),
                         U8(peer.bytes().data())) != 0) {
     return Status::InvalidArgument(
         "X25519 peer key is a low-order point; refusing it");

@@ -61,8 +61,10 @@ class BoxKeyPair {
 };
 
 // Seals `plaintext` so that only the holder of `recipient`'s secret key can
-// open it. Returns kSealedBoxOverheadBytes + plaintext.size() bytes.
-Bytes SealedBoxSeal(const BoxPublicKey& recipient, ByteView plaintext);
+// open it. Returns kSealedBoxOverheadBytes + plaintext.size() bytes, or
+// InvalidArgument if `recipient` is a low-order point (nobody could open
+// the box, and writing it in place of a key object would lose the keys).
+Result<Bytes> SealedBoxSeal(const BoxPublicKey& recipient, ByteView plaintext);
 
 // Opens a sealed box addressed to `recipient`. Corruption if it was sealed
 // to another key or modified; the plaintext goes into locked memory.

@@ -10,7 +10,7 @@ namespace {
 TEST(BoxTest, SealedBoxRoundTrip) {
   BoxKeyPair recipient = BoxKeyPair::Generate();
   Bytes msg = ToBytes("epoch key 0 for repository 7f3a");
-  Bytes sealed = SealedBoxSeal(recipient.public_key(), msg);
+  Bytes sealed = *SealedBoxSeal(recipient.public_key(), msg);
   EXPECT_EQ(sealed.size(), msg.size() + kSealedBoxOverheadBytes);
   Result<SecretBytes> opened = SealedBoxOpen(recipient, sealed);
   ASSERT_TRUE(opened.ok());
@@ -20,14 +20,14 @@ TEST(BoxTest, SealedBoxRoundTrip) {
 TEST(BoxTest, OtherRecipientCannotOpen) {
   BoxKeyPair alice = BoxKeyPair::Generate();
   BoxKeyPair mallory = BoxKeyPair::Generate();
-  Bytes sealed = SealedBoxSeal(alice.public_key(), ToBytes("secret"));
+  Bytes sealed = *SealedBoxSeal(alice.public_key(), ToBytes("secret"));
   EXPECT_EQ(SealedBoxOpen(mallory, sealed).status().code(),
             StatusCode::kCorruption);
 }
 
 TEST(BoxTest, EveryBitFlipAndTruncationIsRejected) {
   BoxKeyPair r = BoxKeyPair::Generate();
-  Bytes sealed = SealedBoxSeal(r.public_key(), ToBytes("0123456789abcdef"));
+  Bytes sealed = *SealedBoxSeal(r.public_key(), ToBytes("0123456789abcdef"));
   for (size_t bit = 0; bit < sealed.size() * 8; ++bit) {
     Bytes t = sealed;
     t[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
@@ -70,6 +70,15 @@ TEST(BoxTest, X25519RejectsLowOrderPoint) {
   Result<BoxPublicKey> zero = BoxPublicKey::FromBytes(Bytes(32));
   ASSERT_TRUE(zero.ok());
   EXPECT_EQ(X25519(BoxKeyPair::Generate().secret_key(), *zero).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(BoxTest, SealingToLowOrderPointIsRefused) {
+  // Regression: crypto_box_seal's result was ignored, so sealing to a
+  // low-order key produced a box nobody can open.
+  Result<BoxPublicKey> zero = BoxPublicKey::FromBytes(Bytes(32));
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(SealedBoxSeal(*zero, ToBytes("keys")).status().code(),
             StatusCode::kInvalidArgument);
 }
 

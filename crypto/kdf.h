@@ -34,6 +34,10 @@ inline constexpr KdfContext kKdfPassphraseHolderBox{
 // Recovery-code holder: recovery seed -> seed of its X25519 key pair.
 inline constexpr KdfContext kKdfRecoveryHolderBox{
     "chatvault/v1/holder/recovery/x25519"};
+// Id key -> the key of the keyed BLAKE2b-256 that names blobs. The id key
+// itself is only ever a KDF master: were it also the blob-ID key, a blob
+// whose plaintext equals a KDF message would get an ID equal to a subkey.
+inline constexpr KdfContext kKdfBlobId{"chatvault/v1/blob-id"};
 // Id key -> the key that seeds the chunker's gear table.
 inline constexpr KdfContext kKdfChunkerGear{"chatvault/v1/chunker/gear"};
 
@@ -41,6 +45,7 @@ inline constexpr KdfContext kKdfChunkerGear{"chatvault/v1/chunker/gear"};
 inline constexpr std::array kAllKdfContexts = {
     kKdfPassphraseHolderBox,
     kKdfRecoveryHolderBox,
+    kKdfBlobId,
     kKdfChunkerGear,
 };
 

@@ -52,6 +52,16 @@ TEST(KdfTest, MatchesDocumentedConstruction) {
   EXPECT_EQ(HexEncode(got->view()), HexEncode(*want));
 }
 
+// Regression: the id key keyed both blob IDs and the KDF, so a blob whose
+// plaintext was a KDF message had an ID equal to a secret subkey. Blob IDs
+// now use their own subkey.
+TEST(KdfTest, BlobIdKeyIsNotTheIdKey) {
+  SecretBytes id_key = SecretBytes::Random(32);
+  Result<SecretBytes> blob_id_key = DeriveSubkey(id_key, kKdfBlobId, 32);
+  ASSERT_TRUE(blob_id_key.ok());
+  EXPECT_FALSE(ConstantTimeEquals(blob_id_key->view(), id_key.view()));
+}
+
 TEST(KdfTest, RejectsBadLengths) {
   SecretBytes master = SecretBytes::Random(32);
   EXPECT_FALSE(DeriveSubkey(SecretBytes(8), kKdfChunkerGear, 32).ok());

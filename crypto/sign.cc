@@ -50,14 +50,16 @@ Result<SigningKey> SigningKey::FromSeed(const SecretBytes& seed) {
 
 SecretBytes SigningKey::Seed() const {
   SecretBytes seed(kSigningSeedBytes);
-  crypto_sign_ed25519_sk_to_seed(U8(seed.data()), U8(secret_key_.data()));
+  crypto_sign_ed25519_sk_to_seed(
+      U8(seed.data()), KeyBytes(secret_key_, crypto_sign_SECRETKEYBYTES));
   return seed;
 }
 
 Signature SigningKey::Sign(ByteView message) const {
   Signature sig;
   crypto_sign_detached(U8(sig.data()), nullptr, U8(message.data()),
-                       message.size(), U8(secret_key_.data()));
+                       message.size(),
+                       KeyBytes(secret_key_, crypto_sign_SECRETKEYBYTES));
   return sig;
 }
 

@@ -18,4 +18,15 @@ void EnsureSodium() {
   (void)initialised;
 }
 
+const unsigned char* KeyBytes(const SecretBytes& key, size_t size) {
+  Check(key.size() == size, "key of the wrong size (moved-from key object?)");
+  return reinterpret_cast<const unsigned char*>(key.data());
+}
+
+void Check(bool condition, const char* what) {
+  if (condition) return;
+  std::fprintf(stderr, "chatvault: internal error: %s\n", what);
+  std::abort();
+}
+
 }  // namespace chatvault::crypto

@@ -14,7 +14,7 @@ set -euo pipefail
 readonly BUCKET=chatvault-test
 readonly REGION=us-east-1          # radosgw takes the region from the request
 readonly MARKER=.chatvault-radosgw # marks DIR as made by this script
-readonly DEADLINE=50               # seconds that `start` may take at most
+readonly DEADLINE=40               # seconds that `start` may take at most
 readonly EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 usage() {
@@ -29,7 +29,7 @@ usage() {
 is_ours() {
   local pid=$1 cmdline
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ "$cmdline" == *" $DIR/ceph.conf "* ]]
 }
 
@@ -72,24 +72,35 @@ any_running() {
 
 now() { date +%s.%N; }
 
-# Prints a failure reason and the tail of the given logs, stops what was
-# started, exits 1. The logs stay in DIR for a look; `stop DIR` removes them.
+# fail REASON [LOG|DAEMON]...: prints the reason and the tail of each log (a
+# daemon name such as osd.0 stands for its DIR/log/osd.0.out and .log), then
+# exits 1; the EXIT trap stops whatever was started. The logs stay in DIR for a
+# closer look (`stop DIR` removes them).
 fail() {
-  local reason=$1 log
+  local reason=$1 arg log logs=()
   shift
-  trap - ERR INT TERM
+  trap - ERR
+  for arg in "$@"; do
+    if [[ "$arg" == */* ]]; then logs+=("$arg"); else logs+=("$DIR/log/$arg.out" "$DIR/log/$arg.log"); fi
+  done
   echo "radosgw.sh: start failed: $reason" >&2
-  for log in "$@"; do
+  for log in "${logs[@]}"; do
     [[ -s "$log" ]] || continue
     echo "---- last lines of $log" >&2
     tail -n 25 "$log" >&2
   done
-  stop_all
-  echo "radosgw.sh: daemons stopped; logs kept in $DIR/log (remove with: $0 stop $DIR)" >&2
+  failed=1
   exit 1
 }
 
-daemon_logs() { echo "$DIR/log/$1.out" "$DIR/log/$1.log"; }
+# EXIT trap of `start`: on any failure (fail, set -e, a signal) stop the daemons.
+on_exit() {
+  local rc=$1
+  ((rc != 0)) || return 0
+  [[ -n "$failed" ]] || echo "radosgw.sh: start failed (exit status $rc)" >&2
+  stop_all
+  echo "radosgw.sh: stopped what was started; logs are in $DIR/log (remove with: $0 stop $DIR)" >&2
+}
 
 # A free TCP port on 127.0.0.1 below the ephemeral range, other than $1.
 pick_port() {
@@ -97,25 +108,34 @@ pick_port() {
   for ((i = 0; i < 100; i++)); do
     p=$((20000 + RANDOM % 12000))
     [[ "$p" != "${1:-}" ]] || continue
-    if [[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]]; then
-      echo "$p"
-      return 0
-    fi
+    # Nothing listens there, and (if ss is installed) no socket uses it.
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    [[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]] || continue
+    echo "$p"
+    return 0
   done
   return 1
 }
 
-# Runs a daemon in the foreground of a background job, records its pid.
+# spawn PIDNAME CEPHNAME CMD...: runs a daemon in the foreground of a
+# background job, its pid in DIR/pid/PIDNAME, its stdout+stderr in
+# DIR/log/CEPHNAME.out (next to its log, DIR/log/CEPHNAME.log).
 spawn() {
-  local name=$1
-  shift
-  "$@" -f -c "$DIR/ceph.conf" </dev/null >>"$DIR/log/$name.out" 2>&1 &
+  local name=$1 cephname=$2
+  shift 2
+  "$@" -f -c "$DIR/ceph.conf" </dev/null >>"$DIR/log/$cephname.out" 2>&1 &
   echo $! >"$DIR/pid/$name"
+  disown $! # no "Killed" job notices when a failed start kills it
 }
 
 alive() { is_ours "$(<"$DIR/pid/$1")"; }
 
 time_left() { (($(date +%s) < start_s + DEADLINE)); }
+# Seconds left until the deadline (at least 1), for `timeout`.
+left() {
+  local n=$((start_s + DEADLINE - $(date +%s)))
+  echo $((n > 0 ? n : 1))
+}
 
 # Signed S3 request with curl's SigV4. s3 KEY SECRET METHOD PATH [curl args];
 # prints the HTTP status, the body goes to DIR/tmp/resp.
@@ -140,7 +160,7 @@ start() {
         echo "radosgw.sh: a cluster is already running in $DIR (run: $0 stop $DIR)" >&2
         exit 1
       fi
-      rm -rf "${DIR:?}"/* "$DIR/$MARKER"
+      find "$DIR" -mindepth 1 -delete
     elif [[ -n "$(ls -A "$DIR")" ]]; then
       echo "radosgw.sh: $DIR is not empty and was not made by this script" >&2
       exit 1
@@ -151,8 +171,11 @@ start() {
   fi
   touch "$DIR/$MARKER"
   mkdir -p "$DIR"/{log,pid,run,tmp,crash,mon.a,osd.0,rgw}
+  failed=
+  trap 'on_exit $?' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   trap 'fail "unexpected error (line $LINENO)"' ERR
-  trap 'fail "interrupted"' INT TERM
 
   local mon_port rgw_port fsid osd_uuid osd_id key secret code i
   mon_port=$(pick_port) || fail "no free TCP port found"
@@ -168,8 +191,8 @@ fsid = $fsid
 mon host = v2:127.0.0.1:$mon_port
 public addr = 127.0.0.1
 cluster addr = 127.0.0.1
-# No cephx between daemons; with it off, msgr2 must use crc (not secure) mode
-# or the clients (radosgw) hang waiting for the mon.
+# No cephx between the daemons; without it msgr2 cannot use its "secure" mode,
+# so every connection must be "crc", or radosgw hangs for 300 s at the mon.
 auth cluster required = none
 auth service required = none
 auth client required = none
@@ -200,7 +223,8 @@ mon warn on pool no redundancy = false
 
 [mon]
 mon data = $DIR/\$name
-# Commit paxos proposals at once instead of every second: start-up ~3 s, not ~15.
+# Commit paxos proposals after 50 ms instead of 1 s: every map change during
+# start-up (osd new, osd boot, each rgw pool) waits for one; ~15 s -> ~2 s.
 paxos propose interval = 0.05
 mon data avail warn = 1
 mon data avail crit = 0
@@ -225,53 +249,54 @@ EOF
   ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' \
     >>"$DIR/log/mkfs.out" 2>&1 || fail "ceph-authtool failed" "$DIR/log/mkfs.out"
   ceph-mon -c "$DIR/ceph.conf" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/keyring" \
-    >>"$DIR/log/mkfs.out" 2>&1 || fail "ceph-mon --mkfs failed" "$DIR/log/mkfs.out" $(daemon_logs mon.a)
-  spawn mon ceph-mon -i a
+    >>"$DIR/log/mkfs.out" 2>&1 || fail "ceph-mon --mkfs failed" "$DIR/log/mkfs.out" mon.a
+  spawn mon mon.a ceph-mon -i a
 
   # osd
-  osd_id=$(timeout 20 ceph -c "$DIR/ceph.conf" --connect-timeout 15 osd new "$osd_uuid" 2>>"$DIR/log/mkfs.out") ||
-    fail "the mon does not answer (ceph osd new)" "$DIR/log/mkfs.out" $(daemon_logs mon.a)
+  osd_id=$(timeout "$(left)" ceph -c "$DIR/ceph.conf" osd new "$osd_uuid" 2>>"$DIR/log/mkfs.out") ||
+    fail "the mon did not answer 'ceph osd new' (failed or timed out)" "$DIR/log/mkfs.out" mon.a
   [[ "$osd_id" == 0 ]] || fail "ceph osd new gave id '$osd_id', expected 0" "$DIR/log/mkfs.out"
-  timeout 20 ceph-osd -c "$DIR/ceph.conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$DIR/log/mkfs.out" 2>&1 ||
-    fail "ceph-osd --mkfs failed" "$DIR/log/mkfs.out" $(daemon_logs osd.0)
-  spawn osd ceph-osd -i 0
+  timeout "$(left)" ceph-osd -c "$DIR/ceph.conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$DIR/log/mkfs.out" 2>&1 ||
+    fail "ceph-osd --mkfs failed" "$DIR/log/mkfs.out" osd.0
+  spawn osd osd.0 ceph-osd -i 0
 
   # radosgw; it creates its pools, so it is ready only once the OSD is up.
-  spawn rgw radosgw -n client.rgw
+  spawn rgw client.rgw radosgw -n client.rgw
   until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$endpoint/" 2>/dev/null)" == 200 ]]; do
-    alive mon || fail "ceph-mon exited" $(daemon_logs mon.a)
-    alive osd || fail "ceph-osd exited" $(daemon_logs osd.0)
-    alive rgw || fail "radosgw exited" $(daemon_logs client.rgw)
+    alive mon || fail "ceph-mon exited" mon.a
+    alive osd || fail "ceph-osd exited" osd.0
+    alive rgw || fail "radosgw exited" client.rgw
     time_left || fail "radosgw did not answer on $endpoint within ${DEADLINE}s" \
-      $(daemon_logs osd.0) $(daemon_logs client.rgw)
+      osd.0 client.rgw
     sleep 0.1
   done
 
   # S3 user with random keys, then the bucket, both checked with signed requests.
   key=$(od -An -tx1 -N10 /dev/urandom | tr -d ' \n' | tr a-f A-F)
   secret=$(head -c 30 /dev/urandom | base64 | tr '+/' 'AB')
-  timeout 20 radosgw-admin -c "$DIR/ceph.conf" user create --uid chatvault-test \
+  timeout "$(left)" radosgw-admin -c "$DIR/ceph.conf" user create --uid chatvault-test \
     --display-name "chatvault test" --access-key "$key" --secret-key "$secret" \
     >"$DIR/log/user-create.out" 2>&1 ||
-    fail "radosgw-admin user create failed" "$DIR/log/user-create.out" $(daemon_logs client.admin)
+    fail "radosgw-admin user create failed" "$DIR/log/user-create.out" client.admin
 
   code=$(s3 "$key" "$secret" PUT "/$BUCKET" -H "x-amz-content-sha256: $EMPTY_SHA256")
-  [[ "$code" == 200 ]] || fail "creating bucket $BUCKET: HTTP $code" "$DIR/tmp/resp" "$DIR/log/curl.err" $(daemon_logs client.rgw)
+  [[ "$code" == 200 ]] || fail "creating bucket $BUCKET: HTTP $code" "$DIR/tmp/resp" "$DIR/log/curl.err" client.rgw
 
   local obj="/$BUCKET/radosgw-sh-check" body="$DIR/tmp/body" sha
   echo "radosgw.sh check $fsid" >"$body"
   sha=$(sha256sum "$body" | cut -d' ' -f1)
   code=$(s3 "$key" "$secret" PUT "$obj" -H "x-amz-content-sha256: $sha" --data-binary "@$body")
-  [[ "$code" == 200 ]] || fail "signed PUT of a test object: HTTP $code" "$DIR/tmp/resp" "$DIR/log/curl.err" $(daemon_logs client.rgw)
+  [[ "$code" == 200 ]] || fail "signed PUT of a test object: HTTP $code" "$DIR/tmp/resp" "$DIR/log/curl.err" client.rgw
   code=$(s3 "$key" "$secret" GET "$obj" -H "x-amz-content-sha256: $EMPTY_SHA256")
-  [[ "$code" == 200 ]] || fail "signed GET of the test object: HTTP $code" "$DIR/tmp/resp" $(daemon_logs client.rgw)
+  [[ "$code" == 200 ]] || fail "signed GET of the test object: HTTP $code" "$DIR/tmp/resp" client.rgw
   cmp -s "$body" "$DIR/tmp/resp" || fail "GET returned other bytes than were PUT" "$DIR/tmp/resp"
   # radosgw must check signatures: a wrong secret has to be refused.
   code=$(s3 "$key" "x$secret" GET "$obj" -H "x-amz-content-sha256: $EMPTY_SHA256")
-  [[ "$code" == 403 ]] && grep -q SignatureDoesNotMatch "$DIR/tmp/resp" ||
+  if [[ "$code" != 403 ]] || ! grep -q SignatureDoesNotMatch "$DIR/tmp/resp"; then
     fail "a request signed with a wrong secret got HTTP $code, not 403 SignatureDoesNotMatch" "$DIR/tmp/resp"
+  fi
   code=$(s3 "$key" "$secret" DELETE "$obj" -H "x-amz-content-sha256: $EMPTY_SHA256")
-  [[ "$code" == 204 ]] || fail "signed DELETE of the test object: HTTP $code" "$DIR/tmp/resp" $(daemon_logs client.rgw)
+  [[ "$code" == 204 ]] || fail "signed DELETE of the test object: HTTP $code" "$DIR/tmp/resp" client.rgw
 
   {
     printf 'export CHATVAULT_TEST_S3_ENDPOINT=%q\n' "$endpoint"
@@ -281,7 +306,7 @@ EOF
     printf 'export CHATVAULT_TEST_S3_REGION=%q\n' "$REGION"
     printf 'export CHATVAULT_TEST_S3_DIR=%q\n' "$DIR"
   } >"$DIR/env"
-  trap - ERR INT TERM
+  trap - ERR EXIT INT TERM
   echo "radosgw: $endpoint ready in $(awk -v a="$start_t" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
