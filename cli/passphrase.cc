@@ -161,7 +161,9 @@ Result<SecretBytes> PromptOnce(int fd, std::string_view prompt) {
     // Terminal and handlers are restored: deliver the signal as it would
     // have been delivered without us. A stop signal returns here once the
     // process is continued, and the prompt starts again with echo off.
-    ::kill(::getpid(), signal_number);
+    // raise(3) targets this thread, so the signal is handled before it
+    // returns, not later in another thread while the prompt runs again.
+    ::raise(signal_number);
     if (signal_number != SIGTSTP && signal_number != SIGTTIN &&
         signal_number != SIGTTOU) {
       return Status::Cancelled("passphrase prompt interrupted");
