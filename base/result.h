@@ -29,13 +29,14 @@ class [[nodiscard]] Result {
   // build a 32-byte secret through an explicit constructor. A Result<bool>
   // is only ever made from a bool, never from a pointer.
   template <typename U = T>
-    requires(std::is_constructible_v<T, U &&> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Status> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Result<T>> &&
-             !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t> &&
-             (!std::is_same_v<std::remove_cv_t<T>, bool> ||
-              std::is_same_v<std::remove_cvref_t<U>, bool>))
-  explicit(!std::is_convertible_v<U &&, T>) Result(U&& value)  // NOLINT
+  requires(std::is_constructible_v<T, U&&> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Status> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Result<T>> &&
+           !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t> &&
+           (!std::is_same_v<std::remove_cv_t<T>, bool> ||
+            std::is_same_v<std::remove_cvref_t<U>,
+                           bool>)) explicit(!std::is_convertible_v<U&&, T>)
+      Result(U&& value)  // NOLINT
       : v_(std::in_place_index<0>, std::forward<U>(value)) {}
   // An error. REQUIRES: !status.ok(); an OK status here is a bug and becomes
   // an IOError so that it is never mistaken for a value.

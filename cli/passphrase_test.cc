@@ -217,7 +217,8 @@ TEST(PassphraseTest, EnvironmentValueIsWipedAfterReading) {
 TEST_F(PtyTest, StopAndContinueAsksAgainWithEchoOff) {
   // Stand-in for the default stop action: observe the signal instead.
   static volatile sig_atomic_t stopped = 0;
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) { stopped = 1; };
   sigaction(SIGTSTP, &sa, &old);
   pthread_t prompt_thread{};

@@ -62,8 +62,7 @@ Result<BoxKeyPair> BoxKeyPair::FromSecretKey(SecretBytes secret_key) {
   return BoxKeyPair(pk, std::move(secret_key));
 }
 
-Result<Bytes> SealedBoxSeal(const BoxPublicKey& recipient,
-                            ByteView plaintext) {
+Result<Bytes> SealedBoxSeal(const BoxPublicKey& recipient, ByteView plaintext) {
   EnsureSodium();
   Bytes out(kSealedBoxOverheadBytes + plaintext.size());
   if (crypto_box_seal(U8(out.data()), U8(plaintext.data()), plaintext.size(),
@@ -81,10 +80,10 @@ Result<SecretBytes> SealedBoxOpen(const BoxKeyPair& recipient,
   }
   EnsureSodium();
   SecretBytes out(sealed.size() - kSealedBoxOverheadBytes);
-  if (crypto_box_seal_open(U8(out.data()), U8(sealed.data()), sealed.size(),
-                           U8(recipient.public_key().bytes().data()),
-                           KeyBytes(recipient.secret_key(),
-                                    kBoxSecretKeyBytes)) != 0) {
+  if (crypto_box_seal_open(
+          U8(out.data()), U8(sealed.data()), sealed.size(),
+          U8(recipient.public_key().bytes().data()),
+          KeyBytes(recipient.secret_key(), kBoxSecretKeyBytes)) != 0) {
     return Status::Corruption(
         "cannot open sealed box: it is addressed to another key or was "
         "damaged");

@@ -78,13 +78,23 @@ void ComputeHash(const SecretBytes& seed, uint8_t* out) {
   sodium_memzero(&st, sizeof(st));
 }
 
-// 5-bit value of an upper-cased, Crockford-normalised character, or -1.
-int ValueOf(char c) {
-  if (c == 'O') c = '0';
-  if (c == 'I' || c == 'L') c = '1';
-  size_t pos = kAlphabet.find(c);
-  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
-}
+// 5-bit value of a character (either case; O read as 0, I and L as 1), or
+// -1. A table rather than a search, so that the time taken does not depend
+// on which character of the code is being read.
+constexpr std::array<int8_t, 256> kValues = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    auto c = static_cast<unsigned char>(kAlphabet[i]);
+    t[c] = static_cast<int8_t>(i);
+    if (c >= 'A' && c <= 'Z') t[c - 'A' + 'a'] = static_cast<int8_t>(i);
+  }
+  t['O'] = t['o'] = 0;
+  t['I'] = t['i'] = t['L'] = t['l'] = 1;
+  return t;
+}();
+
+int ValueOf(char c) { return kValues[static_cast<unsigned char>(c)]; }
 
 Status ChecksumMismatch() {
   return Status::InvalidArgument(
@@ -141,7 +151,6 @@ Result<RecoveryCode> RecoveryCode::Parse(std::string_view text) {
   for (size_t pos = 0; pos < text.size(); ++pos) {
     char c = text[pos];
     if (c == ' ' || c == '-' || c == '\t' || c == '\n' || c == '\r') continue;
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
     int value = ValueOf(c);
     if (value < 0) {
       return Status::InvalidArgument(
@@ -164,9 +173,9 @@ Result<RecoveryCode> RecoveryCode::Parse(std::string_view text) {
   }
   uint8_t check[kCheckChars];
   ComputeCheck(v, check);
-  for (size_t i = 0; i < kCheckChars; ++i) {
-    if (check[i] != v[kBodyChars + i]) return ChecksumMismatch();
-  }
+  const bool check_ok = sodium_memcmp(check, v + kBodyChars, kCheckChars) == 0;
+  sodium_memzero(check, sizeof(check));
+  if (!check_ok) return ChecksumMismatch();
   // Padding bits of the last data character carry no data and must be zero.
   if ((v[kDataChars - 1] & 0x0f) != 0) return ChecksumMismatch();
 
@@ -178,9 +187,9 @@ Result<RecoveryCode> RecoveryCode::Parse(std::string_view text) {
   }
   uint8_t hash[kHashChars];
   ComputeHash(seed, hash);
-  for (size_t i = 0; i < kHashChars; ++i) {
-    if (hash[i] != v[kDataChars + i]) return ChecksumMismatch();
-  }
+  const bool hash_ok = sodium_memcmp(hash, v + kDataChars, kHashChars) == 0;
+  sodium_memzero(hash, sizeof(hash));
+  if (!hash_ok) return ChecksumMismatch();
   return RecoveryCode(std::move(seed));
 }
 

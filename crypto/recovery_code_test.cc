@@ -56,6 +56,33 @@ TEST(RecoveryCodeTest, ExtremeSeedsRoundTrip) {
   }
 }
 
+// Known answers, computed independently with a Python implementation of the
+// grammar in docs/design.md (BIP 173 reference polymod), so that a mistake
+// made the same way in Format and Parse cannot pass.
+TEST(RecoveryCodeTest, KnownAnswers) {
+  struct Case {
+    unsigned char fill;
+    const char* code;
+  } cases[] = {
+      {0x00,
+       "0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-0000-"
+       "BBGF-WE94-7FX4"},
+      {0xff,
+       "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZG-"
+       "1C6G-T9YE-XJY8"},
+  };
+  for (const Case& c : cases) {
+    SecretBytes seed(32);
+    for (std::byte& b : seed.mutable_view()) b = std::byte{c.fill};
+    Result<RecoveryCode> code = RecoveryCode::FromSeed(std::move(seed));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(code->Format().chars(), c.code);
+    Result<RecoveryCode> parsed = RecoveryCode::Parse(c.code);
+    ASSERT_TRUE(parsed.ok());
+    for (std::byte b : parsed->seed().view()) EXPECT_EQ(b, std::byte{c.fill});
+  }
+}
+
 TEST(RecoveryCodeTest, ParsingIgnoresCaseSpacesDashesAndConfusables) {
   RecoveryCode code = RecoveryCode::Generate();
   std::string plain = Plain(code);

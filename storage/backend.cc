@@ -34,9 +34,9 @@ Status ValidateObjectName(std::string_view name) {
 Status CheckRange(std::string_view name, uint64_t size, uint64_t offset,
                   uint64_t length, uint64_t* out_length) {
   if (offset > size) {
-    return Status::InvalidArgument(
-        "range starts at " + std::to_string(offset) + ", past the end of '" +
-        std::string(name) + "' (" + std::to_string(size) + " bytes)");
+    return Status::InvalidArgument("range starts at " + std::to_string(offset) +
+                                   ", past the end of '" + std::string(name) +
+                                   "' (" + std::to_string(size) + " bytes)");
   }
   if (length == kToEnd) {
     *out_length = size - offset;

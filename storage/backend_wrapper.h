@@ -30,7 +30,9 @@ class BackendWrapper : public Backend {
   Status List(std::string_view prefix, const ListFn& fn) override {
     return target_->List(prefix, fn);
   }
-  Status Remove(std::string_view name) override { return target_->Remove(name); }
+  Status Remove(std::string_view name) override {
+    return target_->Remove(name);
+  }
   Status RemoveMany(std::span<const std::string> names) override {
     return target_->RemoveMany(names);
   }

@@ -38,8 +38,7 @@ Status FaultBackend::Before(OpKind kind, std::string_view name) {
                           " '" + std::string(name) + "'");
 }
 
-Status FaultBackend::Save(std::string_view name, ByteView data,
-                          SaveMode mode) {
+Status FaultBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   RETURN_IF_ERROR(Before(OpKind::kSave, name));
   bool truncate;
   {

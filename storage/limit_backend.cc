@@ -17,13 +17,14 @@ void RateLimiter::Acquire(uint64_t bytes) {
   {
     std::lock_guard lock(mu_);
     Clock::TimePoint now = clock_->Now();
-    tokens_ = std::min(burst_, tokens_ + rate_ * static_cast<double>(
-                                                     (now - last_).count()));
+    tokens_ = std::min(
+        burst_, tokens_ + rate_ * static_cast<double>((now - last_).count()));
     last_ = now;
     tokens_ -= static_cast<double>(bytes);
     // A negative balance is debt: this caller waits until it is repaid;
     // later callers see the debt too and queue behind it.
-    if (tokens_ < 0) wait = Clock::Duration(static_cast<int64_t>(-tokens_ / rate_));
+    if (tokens_ < 0)
+      wait = Clock::Duration(static_cast<int64_t>(-tokens_ / rate_));
   }
   clock_->SleepFor(wait);
 }
@@ -43,8 +44,7 @@ LimitBackend::LimitBackend(std::unique_ptr<Backend> target,
   }
 }
 
-Status LimitBackend::Save(std::string_view name, ByteView data,
-                          SaveMode mode) {
+Status LimitBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   if (upload_) upload_->Acquire(data.size());
   return target()->Save(name, data, mode);
 }

@@ -60,9 +60,11 @@ Status MakeDirs(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return Status::OK();
-    return Status::InvalidArgument("'" + dir + "' exists and is not a directory");
+    return Status::InvalidArgument("'" + dir +
+                                   "' exists and is not a directory");
   }
-  if (errno != ENOENT) return StatusFromErrno(errno, "cannot stat '" + dir + "'");
+  if (errno != ENOENT)
+    return StatusFromErrno(errno, "cannot stat '" + dir + "'");
   std::string parent = DirOf(dir);
   if (parent != dir) RETURN_IF_ERROR(MakeDirs(parent));
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -136,7 +138,8 @@ Status Walk(const std::string& dir, const std::string& rel,
       errno = 0;
       dirent* e = ::readdir(d);
       if (e == nullptr) {
-        if (errno != 0) status = StatusFromErrno(errno, "cannot list '" + dir + "'");
+        if (errno != 0)
+          status = StatusFromErrno(errno, "cannot list '" + dir + "'");
         break;
       }
       if (e->d_name[0] == '.') continue;  // ., .., .tmp, foreign dotfiles
@@ -147,8 +150,8 @@ Status Walk(const std::string& dir, const std::string& rel,
       struct stat st;
       if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) continue;  // removed meanwhile
-        status = StatusFromErrno(errno, "cannot stat '" + dir + "/" +
-                                            e->d_name + "'");
+        status = StatusFromErrno(errno,
+                                 "cannot stat '" + dir + "/" + e->d_name + "'");
         break;
       }
       if (S_ISDIR(st.st_mode)) {
@@ -192,8 +195,7 @@ std::string LocalBackend::PathOf(std::string_view name) const {
   return p;
 }
 
-Status LocalBackend::Save(std::string_view name, ByteView data,
-                          SaveMode mode) {
+Status LocalBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   const std::string path = PathOf(name);
   const std::string tmp_dir = root_ + "/" + kTmpDir;
@@ -208,7 +210,8 @@ Status LocalBackend::Save(std::string_view name, ByteView data,
   crypto::RandomBytes(rnd);
   const std::string tmp = tmp_dir + "/" + HexEncode(rnd);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return StatusFromErrno(errno, "cannot create '" + tmp + "'");
+  if (fd.get() < 0)
+    return StatusFromErrno(errno, "cannot create '" + tmp + "'");
 
   auto write_and_publish = [&]() -> Status {
     size_t half = data.size() / 2;

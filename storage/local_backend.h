@@ -41,7 +41,9 @@ class LocalBackend : public Backend {
   BackendProperties Properties() const override;
 
   // REQUIRES: called before concurrent use.
-  void set_save_fault_hook(SaveFaultHook hook) { fault_hook_ = std::move(hook); }
+  void set_save_fault_hook(SaveFaultHook hook) {
+    fault_hook_ = std::move(hook);
+  }
 
  private:
   explicit LocalBackend(std::string root) : root_(std::move(root)) {}

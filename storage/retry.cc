@@ -58,8 +58,7 @@ auto RetryBackend::Retry(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-Status RetryBackend::Save(std::string_view name, ByteView data,
-                          SaveMode mode) {
+Status RetryBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   bool failed_before = false;
   return Retry([&]() -> Status {
     Status s = target()->Save(name, data, mode);

@@ -44,8 +44,7 @@ void StatsBackend::Count(OpKind kind, bool ok, uint64_t bytes) {
   c.bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
-Status StatsBackend::Save(std::string_view name, ByteView data,
-                          SaveMode mode) {
+Status StatsBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   Status s = target()->Save(name, data, mode);
   Count(OpKind::kSave, s.ok(), s.ok() ? data.size() : 0);
   return s;

@@ -97,10 +97,12 @@ TEST(RetryBackendTest, CreateIfAbsentWhoseReplyWasLostSucceeds) {
   };
   FakeClock clock;
   RetryBackend retry(std::make_unique<LostReply>(std::move(m)), {}, &clock);
-  EXPECT_TRUE(retry.Save("obj", AsBytes("same"), SaveMode::kCreateIfAbsent).ok());
+  EXPECT_TRUE(
+      retry.Save("obj", AsBytes("same"), SaveMode::kCreateIfAbsent).ok());
   // A different object under that name is still a conflict.
-  EXPECT_EQ(retry.Save("obj", AsBytes("other"), SaveMode::kCreateIfAbsent).code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      retry.Save("obj", AsBytes("other"), SaveMode::kCreateIfAbsent).code(),
+      StatusCode::kAlreadyExists);
   EXPECT_EQ(AsChars(*mem->Load("obj", 0, kToEnd)), "same");
 }
 
