@@ -1,0 +1,202 @@
+#include "storage/http.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace chatvault::storage {
+namespace {
+
+struct GlobalInit {
+  GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+struct Transfer {
+  const HttpRequest* request;
+  uint64_t sent = 0;
+  Status abort_status;
+  HttpResponse response;
+};
+
+size_t ReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  ByteView rest = t->request->body.subspan(t->sent);
+  size_t n = std::min(rest.size(), size * nitems);
+  if (n > 0) std::memcpy(buf, rest.data(), n);
+  t->sent += n;
+  if (t->request->on_upload_progress) {
+    Status s = t->request->on_upload_progress(t->sent);
+    if (!s.ok()) {
+      t->abort_status = s;
+      return CURL_READFUNC_ABORT;
+    }
+  }
+  return n;
+}
+
+size_t WriteBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  size_t n = size * nmemb;
+  const auto* p = reinterpret_cast<const std::byte*>(ptr);
+  t->response.body.insert(t->response.body.end(), p, p + n);
+  return n;
+}
+
+size_t OnHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  size_t n = size * nitems;
+  std::string_view line(buffer, n);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) {
+    line.remove_suffix(1);
+  }
+  if (line.starts_with("HTTP/")) {
+    // A new response (after "100 Continue" or a redirect): start over.
+    t->response.headers.clear();
+    return n;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  t->response.headers.emplace_back(std::move(name), std::string(value));
+  return n;
+}
+
+Status StatusFromCurl(CURLcode code, const char* detail) {
+  std::string msg = "HTTP request failed: ";
+  msg += detail[0] ? detail : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+      return Status::Unavailable(msg);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Status::InvalidArgument(msg);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return Status::PermissionDenied(
+          msg + "; the server's TLS certificate is not trusted");
+    default:
+      return Status::IOError(msg);
+  }
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return v;
+  }
+  return "";
+}
+
+HttpClient::HttpClient(HttpOptions options) : options_(options) {
+  static GlobalInit init;
+}
+
+HttpClient::~HttpClient() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* HttpClient::Borrow() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void HttpClient::Return(void* handle) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(handle);
+}
+
+Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
+  CURL* curl = static_cast<CURL*>(Borrow());
+  if (curl == nullptr)
+    return Status::ResourceExhausted("cannot create a curl handle");
+  // Options persist across uses of a handle; reset them but keep the
+  // connection cache.
+  curl_easy_reset(curl);
+
+  Transfer t;
+  t.request = &request;
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    std::string line = name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  // No "Expect: 100-continue" round trip before uploads.
+  headers = curl_slist_append(headers, "Expect:");
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT,
+                   options_.low_speed_bytes_per_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(options_.low_speed_time.count()));
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "PUT" || request.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    if (request.method == "POST") {
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "POST");
+    }
+  } else if (request.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.response.status);
+  // Drop the handle's reference to our header list before freeing it.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK) {
+    // A handle whose transfer failed may hold a broken connection; closing
+    // it is cheaper than finding out later.
+    curl_easy_cleanup(curl);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && !t.abort_status.ok()) {
+      return t.abort_status;
+    }
+    return StatusFromCurl(rc, error);
+  }
+  Return(curl);
+  return std::move(t.response);
+}
+
+}  // namespace chatvault::storage
