@@ -9,6 +9,9 @@
 # lives in DIR; nothing is written to /etc/ceph, /var/lib/ceph or /var/log/ceph.
 # Cephx is off between the daemons, but radosgw still checks every S3 request's
 # AWS SigV4 signature against the user's secret.
+# CHATVAULT_RGW_MEMSTORE_MIB sizes the OSD's in-memory store (default 2048).
+# radosgw frees the data of overwritten objects over 4 MiB only hours later,
+# so runs that overwrite a lot (benchmarks) need more.
 set -euo pipefail
 
 readonly BUCKET=chatvault-test
@@ -232,7 +235,7 @@ mon data avail crit = 0
 [osd]
 osd data = $DIR/\$name
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = $(( ${CHATVAULT_RGW_MEMSTORE_MIB:-2048} << 20 ))
 
 [client]
 admin socket = $DIR/run/\$name.\$pid.asok

@@ -62,6 +62,11 @@ size_t OnHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
                  [](unsigned char c) { return std::tolower(c); });
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (name == "content-length") {
+    // Reserve once instead of growing the body buffer step by step.
+    size_t n_bytes = std::strtoull(std::string(value).c_str(), nullptr, 10);
+    if (n_bytes <= (size_t{1} << 31)) t->response.body.reserve(n_bytes);
+  }
   t->response.headers.emplace_back(std::move(name), std::string(value));
   return n;
 }
@@ -161,6 +166,10 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Larger buffers than the 16/64 KiB defaults: fewer callbacks and system
+  // calls for 16 MiB packs.
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);

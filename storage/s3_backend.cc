@@ -164,7 +164,25 @@ std::string S3Backend::KeyOf(std::string_view name) const {
   return config_.prefix + "/" + std::string(name);
 }
 
-Result<HttpResponse> S3Backend::ExecuteOnce(const Request& req) {
+S3Backend::BodyHashes S3Backend::HashBody(const Request& req) {
+  BodyHashes h;
+  // MD5 on a second thread for large bodies: with both cores busy the
+  // hashes cost about as long as the slower of the two.
+  std::thread md5_thread;
+  if (req.content_md5) {
+    if (req.body.size() >= (1u << 20)) {
+      md5_thread = std::thread([&] { h.content_md5 = ContentMd5(req.body); });
+    } else {
+      h.content_md5 = ContentMd5(req.body);
+    }
+  }
+  h.sha256 = Sha256Hex(AsChars(req.body));
+  if (md5_thread.joinable()) md5_thread.join();
+  return h;
+}
+
+Result<HttpResponse> S3Backend::ExecuteOnce(const Request& req,
+                                            const BodyHashes& hashes) {
   std::string path = "/";
   if (!config_.virtual_hosted) {
     path += config_.bucket;
@@ -176,12 +194,12 @@ Result<HttpResponse> S3Backend::ExecuteOnce(const Request& req) {
   sig.method = req.method;
   sig.path = path;
   sig.query = req.query;
-  sig.payload_hash = Sha256Hex(AsChars(req.body));
+  sig.payload_hash = hashes.sha256;
   sig.headers = req.headers;
   sig.headers.emplace_back("host", authority_);
   sig.headers.emplace_back("x-amz-content-sha256", sig.payload_hash);
   if (req.content_md5) {
-    sig.headers.emplace_back("content-md5", ContentMd5(req.body));
+    sig.headers.emplace_back("content-md5", hashes.content_md5);
   }
   SigV4Result signed_req = SignV4(sig, config_.credentials, config_.region,
                                   "s3", config_.clock->WallNow());
@@ -205,9 +223,11 @@ Result<HttpResponse> S3Backend::ExecuteOnce(const Request& req) {
 }
 
 Result<HttpResponse> S3Backend::Execute(const Request& req) {
+  // Hashed once; retries re-sign (the date changes) but reuse the hashes.
+  const BodyHashes hashes = HashBody(req);
   Backoff backoff(config_.retry, config_.clock);
   for (;;) {
-    Result<HttpResponse> r = ExecuteOnce(req);
+    Result<HttpResponse> r = ExecuteOnce(req, hashes);
     Status s;
     std::optional<Clock::Duration> retry_after;
     if (!r.ok()) {

@@ -81,9 +81,14 @@ class S3Backend : public Backend {
   struct Request;
   explicit S3Backend(S3Config config);
 
+  struct BodyHashes {
+    std::string sha256;       // hex, for x-amz-content-sha256
+    std::string content_md5;  // base64, when the request wants Content-MD5
+  };
+  static BodyHashes HashBody(const Request& req);
   // Signs and performs `req`, retrying transient failures.
   Result<HttpResponse> Execute(const Request& req);
-  Result<HttpResponse> ExecuteOnce(const Request& req);
+  Result<HttpResponse> ExecuteOnce(const Request& req, const BodyHashes& hashes);
   std::string KeyOf(std::string_view name) const;
   Status PutObject(const std::string& key, ByteView data, SaveMode mode);
   Status MultipartUpload(std::string_view name, const std::string& key,
