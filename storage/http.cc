@@ -166,6 +166,11 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_slist* connect_to = nullptr;
+  if (!options_.connect_to.empty()) {
+    connect_to = curl_slist_append(nullptr, ("::" + options_.connect_to).c_str());
+    curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to);
+  }
   // Larger buffers than the 16/64 KiB defaults: fewer callbacks and system
   // calls for 16 MiB packs.
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
@@ -194,7 +199,9 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.response.status);
   // Drop the handle's reference to our header list before freeing it.
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_CONNECT_TO, nullptr);
   curl_slist_free_all(headers);
+  curl_slist_free_all(connect_to);
   if (rc != CURLE_OK) {
     // A handle whose transfer failed may hold a broken connection; closing
     // it is cheaper than finding out later.

@@ -30,6 +30,10 @@ struct HttpOptions {
   std::chrono::seconds low_speed_time{30};
   // Verify TLS certificates (always, unless a test sets this).
   bool verify_tls = true;
+  // Test seam: connect to this "host:port" whatever the URL's host is
+  // (curl's CONNECT_TO), so that virtual-hosted addressing can be tested
+  // against a server on loopback. Empty: connect where the URL says.
+  std::string connect_to;
 };
 
 struct HttpRequest {

@@ -119,6 +119,9 @@ struct S3Backend::Request {
   HeaderList headers;
   ByteView body;
   bool content_md5 = false;
+  // CompleteMultipartUpload may fail after sending "200 OK", reporting the
+  // error in the body; such a response is treated as the 500 it stands for.
+  bool error_may_follow_ok = false;
   std::function<Status(uint64_t)> on_upload_progress;
 };
 
@@ -230,6 +233,10 @@ Result<HttpResponse> S3Backend::Execute(const Request& req) {
     Result<HttpResponse> r = ExecuteOnce(req, hashes);
     Status s;
     std::optional<Clock::Duration> retry_after;
+    if (r.ok() && req.error_may_follow_ok && r->status == 200 &&
+        ParseError(r->body)) {
+      r->status = 500;
+    }
     if (!r.ok()) {
       s = r.status();
     } else if (IsRetryableResponse(*r)) {
@@ -392,6 +399,7 @@ Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
   complete.query = {{"uploadId", upload_id}};
   complete.body = AsBytes(body);
   complete.headers.emplace_back("content-type", "application/xml");
+  complete.error_may_follow_ok = true;
   if (mode == SaveMode::kCreateIfAbsent) {
     complete.headers.emplace_back("if-none-match", "*");
   }
@@ -403,11 +411,6 @@ Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
     s = Status::AlreadyExists("object '" + key + "' already exists");
   } else if (cr->status != 200) {
     s = ErrorStatus(*cr, "completing upload of " + key);
-  } else if (ParseError(cr->body)) {
-    // S3 may report a failed completion in the body of a 200 response.
-    HttpResponse as_error = *cr;
-    as_error.status = 500;
-    s = ErrorStatus(as_error, "completing upload of " + key);
   }
   if (!s.ok()) abort_upload();
   return s;
