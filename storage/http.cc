@@ -35,6 +35,19 @@ size_t ReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
   return n;
 }
 
+// Lets curl rewind the body: it resends a request whose reused keep-alive
+// connection turns out to have been closed by the server meanwhile (servers
+// close idle connections), and fails with CURLE_SEND_FAIL_REWIND without this.
+int SeekBody(void* userdata, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(userdata);
+  if (origin != SEEK_SET || offset < 0 ||
+      static_cast<uint64_t>(offset) > t->request->body.size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t->sent = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 size_t WriteBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nmemb;
@@ -74,6 +87,7 @@ size_t OnHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
 Status StatusFromCurl(CURLcode code, const char* detail) {
   std::string msg = "HTTP request failed: ";
   msg += detail[0] ? detail : curl_easy_strerror(code);
+  msg += " (curl error " + std::to_string(static_cast<int>(code)) + ")";
   switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -86,6 +100,7 @@ Status StatusFromCurl(CURLcode code, const char* detail) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_FAIL_REWIND:
       return Status::Unavailable(msg);
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -168,7 +183,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_slist* connect_to = nullptr;
   if (!options_.connect_to.empty()) {
-    connect_to = curl_slist_append(nullptr, ("::" + options_.connect_to).c_str());
+    connect_to =
+        curl_slist_append(nullptr, ("::" + options_.connect_to).c_str());
     curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to);
   }
   // Larger buffers than the 16/64 KiB defaults: fewer callbacks and system
@@ -186,6 +202,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
     curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, SeekBody);
+    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
     if (request.method == "POST") {

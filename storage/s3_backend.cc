@@ -451,8 +451,16 @@ Result<Bytes> S3Backend::Load(std::string_view name, uint64_t offset,
     RETURN_IF_ERROR(CheckRange(name, info.size, offset, length, &n));
     return Bytes();
   }
-  if (r.status != 200 && r.status != 206)
+  if (r.status != 200 && r.status != 206) {
     return ErrorStatus(r, "GET " + req.key);
+  }
+  if (ranged && r.status == 200) {
+    // The server ignored the Range header and sent the whole object.
+    uint64_t n = 0;
+    RETURN_IF_ERROR(CheckRange(name, r.body.size(), offset, length, &n));
+    auto begin = r.body.begin() + static_cast<ptrdiff_t>(offset);
+    return Bytes(begin, begin + static_cast<ptrdiff_t>(n));
+  }
   if (ranged && r.status == 206) {
     // "bytes a-b/total": a range reaching past the end comes back short.
     std::string cr = r.Header("content-range");

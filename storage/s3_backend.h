@@ -88,7 +88,8 @@ class S3Backend : public Backend {
   static BodyHashes HashBody(const Request& req);
   // Signs and performs `req`, retrying transient failures.
   Result<HttpResponse> Execute(const Request& req);
-  Result<HttpResponse> ExecuteOnce(const Request& req, const BodyHashes& hashes);
+  Result<HttpResponse> ExecuteOnce(const Request& req,
+                                   const BodyHashes& hashes);
   std::string KeyOf(std::string_view name) const;
   Status PutObject(const std::string& key, ByteView data, SaveMode mode);
   Status MultipartUpload(std::string_view name, const std::string& key,
