@@ -32,14 +32,15 @@ std::string_view ExitCodeHelp() {
   return "Exit status:\n"
          "  0    success\n"
          "  1    failure (I/O or other error)\n"
-         "  2    invalid command line or argument (also a mistyped recovery "
-         "code)\n"
-         "  3    not found (repository, snapshot, file)\n"
-         "  4    already exists\n"
-         "  5    permission denied (wrong passphrase or recovery code)\n"
-         "  6    data corrupted or tampered with\n"
-         "  7    temporarily unavailable; retry later\n"
-         "  8    out of space or memory\n"
+         "  2    invalid command line or argument (also a mistyped recovery code)\n"
+         "  3    backup completed, but some source files could not be read\n"
+         "  10   repository (or snapshot) does not exist\n"
+         "  11   repository is locked by another operation\n"
+         "  12   wrong passphrase or recovery code, or storage credentials refused\n"
+         "  13   data corrupted or tampered with\n"
+         "  14   temporarily unavailable; retry later\n"
+         "  15   out of space or memory\n"
+         "  16   already exists\n"
          "  130  interrupted\n";
 }
 

@@ -1,6 +1,6 @@
-// Process exit codes: one per Status code, so that scripts can tell a wrong
-// passphrase from a damaged repository from a full disk without parsing
-// messages. Listed in `chatvault --help` and the README.
+// Process exit codes: distinct per kind of failure, so that scripts can tell
+// a wrong passphrase from a damaged repository from a full disk without
+// parsing messages. Listed in `chatvault --help` and the README.
 #ifndef CHATVAULT_CLI_EXIT_CODES_H_
 #define CHATVAULT_CLI_EXIT_CODES_H_
 
@@ -12,15 +12,20 @@ namespace chatvault::cli {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,            // IOError and anything unclassified
-  kExitUsage = 2,              // bad command line or InvalidArgument
-  kExitNotFound = 3,           // repository, snapshot or file not found
-  kExitAlreadyExists = 4,      // e.g. init on an existing repository
-  kExitPermissionDenied = 5,   // wrong passphrase or recovery code, no access
-  kExitCorruption = 6,         // data damaged or tampered with
-  kExitUnavailable = 7,        // temporary failure; retry later
-  kExitResourceExhausted = 8,  // disk full, quota, memory
-  kExitCancelled = 130,        // interrupted (as shells report SIGINT)
+  kExitFailure = 1,  // IOError and anything unclassified
+  kExitUsage = 2,    // bad command line or InvalidArgument
+  // A backup that completed but could not read some source files; set by
+  // the backup command, not derived from a Status.
+  kExitPartialBackup = 3,
+  kExitNotFound = 10,           // repository (or snapshot) does not exist
+  kExitLocked = 11,             // repository locked by another operation
+  kExitPermissionDenied = 12,   // wrong passphrase or recovery code, or
+                                // the storage refused the credentials
+  kExitCorruption = 13,         // data damaged or tampered with
+  kExitUnavailable = 14,        // temporary failure; retry later
+  kExitResourceExhausted = 15,  // disk full, quota, memory
+  kExitAlreadyExists = 16,      // e.g. init on an existing repository
+  kExitCancelled = 130,         // interrupted (as shells report SIGINT)
 };
 
 ExitCode ExitCodeFor(const Status& status);

@@ -16,14 +16,15 @@ TEST(ExitCodesTest, EachStatusCodeHasItsOwnExitCode) {
     EXPECT_TRUE(seen.insert(ExitCodeFor(s)).second) << StatusCodeName(code);
   }
   EXPECT_EQ(ExitCodeFor(Status()), 0);
-  EXPECT_EQ(ExitCodeFor(Status::PermissionDenied("wrong passphrase")), 5);
-  EXPECT_EQ(ExitCodeFor(Status::Corruption("bad tag")), 6);
-  EXPECT_EQ(ExitCodeFor(Status::ResourceExhausted("disk full")), 8);
+  EXPECT_EQ(ExitCodeFor(Status::NotFound("no repository")), 10);
+  EXPECT_EQ(ExitCodeFor(Status::PermissionDenied("wrong passphrase")), 12);
+  EXPECT_EQ(ExitCodeFor(Status::Corruption("bad tag")), 13);
+  EXPECT_EQ(ExitCodeFor(Status::ResourceExhausted("disk full")), 15);
 }
 
 TEST(ExitCodesTest, HelpListsEveryCode) {
   std::string help(ExitCodeHelp());
-  for (int code : {0, 1, 2, 3, 4, 5, 6, 7, 8, 130}) {
+  for (int code : {0, 1, 2, 3, 10, 11, 12, 13, 14, 15, 16, 130}) {
     EXPECT_NE(help.find("  " + std::to_string(code) + " "), std::string::npos)
         << code;
   }
