@@ -1,0 +1,229 @@
+#include "backup/repository.h"
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "crypto/random.h"
+
+namespace chatvault::backup {
+namespace {
+
+constexpr const char* kConfigName = "config";
+constexpr const char* kKeysDir = "keys/";
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+Status NoRepository(const storage::Backend& backend) {
+  return Status::NotFound("there is no chatvault repository at " +
+                          backend.Properties().location +
+                          "; create one with `chatvault init`");
+}
+
+Status SaveKeyObject(storage::Backend* backend, const pb::KeyObject& object) {
+  Result<crypto::BoxPublicKey> pk =
+      crypto::BoxPublicKey::FromBytes(AsBytes(object.holder_public_key()));
+  RETURN_IF_ERROR(pk.status());
+  return backend->Save(kKeysDir + HolderId(*pk),
+                       AsBytes(object.SerializeAsString()),
+                       storage::SaveMode::kCreateIfAbsent);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Repository>> Repository::Init(
+    storage::Backend* backend, ByteView passphrase,
+    const crypto::RecoveryCode& recovery_code, const InitOptions& options) {
+  Result<storage::ObjectInfo> existing = backend->Stat(kConfigName);
+  if (existing.ok()) {
+    return Status::AlreadyExists("a chatvault repository already exists at " +
+                                 backend->Properties().location);
+  }
+  if (existing.status().code() != StatusCode::kNotFound)
+    return existing.status();
+  RETURN_IF_ERROR(crypto::ValidateArgon2Params(options.kdf));
+  RETURN_IF_ERROR(
+      Chunker::Create(options.chunker, GearTable::Standard()).status());
+
+  RepositoryKeys keys = RepositoryKeys::Generate();
+  ASSIGN_OR_RETURN(pb::KeyObject pass,
+                   MakePassphraseKeyObject(keys, passphrase, options.kdf));
+  ASSIGN_OR_RETURN(pb::KeyObject recovery,
+                   MakeRecoveryKeyObject(keys, recovery_code));
+  RETURN_IF_ERROR(SaveKeyObject(backend, pass));
+  RETURN_IF_ERROR(SaveKeyObject(backend, recovery));
+
+  auto repo =
+      std::unique_ptr<Repository>(new Repository(backend, std::move(keys)));
+  pb::Config& config = repo->config_;
+  config.set_format_version(kFormatVersion);
+  config.set_repository_id(std::string(AsChars(repo->keys_.repository_id())));
+  config.mutable_chunker()->set_min_size(options.chunker.min_size);
+  config.mutable_chunker()->set_avg_size(options.chunker.avg_size);
+  config.mutable_chunker()->set_max_size(options.chunker.max_size);
+  config.mutable_chunker()->set_normalization(
+      static_cast<uint32_t>(options.chunker.normalization));
+  config.set_created_unix_ms(NowMs());
+  Bytes sealed = SealObject(*repo->keys_.epoch_key(0), 0, ObjectType::kConfig,
+                            repo->keys_.repository_id(),
+                            AsBytes(config.SerializeAsString()));
+  Status s =
+      backend->Save(kConfigName, sealed, storage::SaveMode::kCreateIfAbsent);
+  if (s.code() == StatusCode::kAlreadyExists) {
+    return Status::AlreadyExists("another process created a repository at " +
+                                 backend->Properties().location +
+                                 " at the same time");
+  }
+  RETURN_IF_ERROR(s);
+  return repo;
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(
+    storage::Backend* backend, pb::HolderKind kind,
+    const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
+        holder) {
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(backend->List(kKeysDir, [&](const storage::ObjectInfo& info) {
+    names.push_back(info.name);
+    return Status::OK();
+  }));
+  if (names.empty()) {
+    Result<storage::ObjectInfo> config = backend->Stat(kConfigName);
+    if (config.status().code() == StatusCode::kNotFound)
+      return NoRepository(*backend);
+    RETURN_IF_ERROR(config.status());
+    return Status::Corruption("the repository at " +
+                              backend->Properties().location +
+                              " has a config but no key objects");
+  }
+  Status last = Status::PermissionDenied(
+      kind == pb::HOLDER_KIND_PASSPHRASE
+          ? "wrong passphrase for the repository at " +
+                backend->Properties().location
+          : "wrong recovery code for the repository at " +
+                backend->Properties().location);
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(Bytes data, backend->Load(name, 0, storage::kToEnd));
+    pb::KeyObject object;
+    if (!object.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      return Status::Corruption("key object '" + name + "' does not parse");
+    }
+    if (object.kind() != kind) continue;
+    ASSIGN_OR_RETURN(crypto::BoxKeyPair pair, holder(object));
+    Result<RepositoryKeys> keys = OpenKeyObject(object, pair);
+    if (keys.status().code() == StatusCode::kPermissionDenied) continue;
+    if (!keys.ok()) return keys.status().WithContext(name);
+    auto repo =
+        std::unique_ptr<Repository>(new Repository(backend, std::move(*keys)));
+    RETURN_IF_ERROR(repo->LoadConfig());
+    return repo;
+  }
+  return last;
+}
+
+Status Repository::LoadConfig() {
+  Result<Bytes> data = backend_->Load(kConfigName, 0, storage::kToEnd);
+  if (data.status().code() == StatusCode::kNotFound) {
+    return Status::Corruption(
+        "the repository at " + location() +
+        " has key objects but no config: it was not fully "
+        "created; run `chatvault init` again in an empty place");
+  }
+  RETURN_IF_ERROR(data.status());
+  const crypto::AeadKey* key = keys_.epoch_key(0);
+  if (key == nullptr) return Status::Corruption("the key bundle lacks epoch 0");
+  // The config is sealed with the repository ID as its ID: a key object
+  // copied in from another repository opens, but cannot open this config.
+  Result<Bytes> plain =
+      OpenObject(*key, ObjectType::kConfig, keys_.repository_id(), *data);
+  if (!plain.ok()) {
+    return Status::Corruption(
+        "the repository's config does not match its key objects (damaged, or "
+        "keys from another repository): " +
+        std::string(plain.status().message()));
+  }
+  if (!config_.ParseFromArray(plain->data(), static_cast<int>(plain->size()))) {
+    return Status::Corruption("the repository's config does not parse");
+  }
+  if (config_.format_version() != kFormatVersion) {
+    return Status::InvalidArgument("the repository uses format version " +
+                                   std::to_string(config_.format_version()) +
+                                   "; this chatvault reads version " +
+                                   std::to_string(kFormatVersion) +
+                                   " — install a newer chatvault");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Repository>> Repository::OpenWithPassphrase(
+    storage::Backend* backend, ByteView passphrase) {
+  // Holders with the same parameters and salt share one derivation.
+  std::map<std::string, crypto::BoxKeyPair> derived;
+  return Open(backend, pb::HOLDER_KIND_PASSPHRASE,
+              [&](const pb::KeyObject& object) -> Result<crypto::BoxKeyPair> {
+                ASSIGN_OR_RETURN(crypto::Argon2Params kdf,
+                                 crypto::Argon2ParamsFromProto(object.kdf()));
+                std::string cache_key = object.kdf().SerializeAsString();
+                auto it = derived.find(cache_key);
+                if (it == derived.end()) {
+                  ASSIGN_OR_RETURN(crypto::BoxKeyPair pair,
+                                   PassphraseHolderKey(passphrase, kdf));
+                  it = derived.emplace(cache_key, std::move(pair)).first;
+                }
+                return crypto::BoxKeyPair::FromSecretKey(
+                    it->second.secret_key().Clone());
+              });
+}
+
+Result<std::unique_ptr<Repository>> Repository::OpenWithRecoveryCode(
+    storage::Backend* backend, const crypto::RecoveryCode& code) {
+  return Open(backend, pb::HOLDER_KIND_RECOVERY_CODE,
+              [&](const pb::KeyObject&) { return RecoveryHolderKey(code); });
+}
+
+Result<std::string> Repository::SaveObject(
+    ObjectType type, std::string_view dir,
+    const google::protobuf::MessageLite& message) {
+  Bytes id(kObjectIdBytes);
+  crypto::RandomBytes(id);
+  std::string hex = HexEncode(id);
+  const uint32_t epoch = keys_.current_epoch();
+  Bytes sealed = SealObject(*keys_.epoch_key(epoch), epoch, type, id,
+                            AsBytes(message.SerializeAsString()));
+  RETURN_IF_ERROR(backend_->Save(std::string(dir) + "/" + hex, sealed,
+                                 storage::SaveMode::kCreateIfAbsent));
+  return hex;
+}
+
+Status Repository::LoadObject(ObjectType type, std::string_view dir,
+                              std::string_view id_hex,
+                              google::protobuf::MessageLite* message) {
+  const std::string name = std::string(dir) + "/" + std::string(id_hex);
+  ASSIGN_OR_RETURN(Bytes id, HexDecode(id_hex));
+  if (id.size() != kObjectIdBytes) {
+    return Status::InvalidArgument("'" + std::string(id_hex) +
+                                   "' is not an object ID");
+  }
+  ASSIGN_OR_RETURN(Bytes data, backend_->Load(name, 0, storage::kToEnd));
+  ASSIGN_OR_RETURN(SealedObjectHeader header, PeekObjectHeader(data));
+  const crypto::AeadKey* key = keys_.epoch_key(header.epoch);
+  if (key == nullptr) {
+    return Status::PermissionDenied(
+        "'" + name + "' was written under key epoch " +
+        std::to_string(header.epoch) + ", which this holder does not have");
+  }
+  Result<Bytes> plain = OpenObject(*key, type, id, data);
+  if (!plain.ok()) return plain.status().WithContext(name);
+  if (!message->ParseFromArray(plain->data(),
+                               static_cast<int>(plain->size()))) {
+    return Status::Corruption("'" + name + "' does not parse");
+  }
+  return Status::OK();
+}
+
+}  // namespace chatvault::backup

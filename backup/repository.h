@@ -1,0 +1,85 @@
+// Repository: creating and opening a chatvault repository in a Backend, and
+// reading and writing its encrypted objects (docs/design.md sections 4-5).
+//
+//   ASSIGN_OR_RETURN(auto repo, Repository::Init(backend, passphrase, code));
+//   ASSIGN_OR_RETURN(auto repo, Repository::OpenWithPassphrase(backend, pw));
+//
+// Thread-safety: a Repository may be used from several threads once
+// opened; it does not own the Backend, which must outlive it.
+#ifndef CHATVAULT_BACKUP_REPOSITORY_H_
+#define CHATVAULT_BACKUP_REPOSITORY_H_
+
+#include <google/protobuf/message_lite.h>
+
+#include <memory>
+#include <string>
+
+#include "backup/chunker.h"
+#include "backup/keys.h"
+#include "backup/object_codec.h"
+#include "crypto/argon2.h"
+#include "crypto/recovery_code.h"
+#include "proto/repository.pb.h"
+#include "storage/backend.h"
+
+namespace chatvault::backup {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct InitOptions {
+  crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
+  // Provisional defaults until the chunk-size benchmark picks them.
+  ChunkerParams chunker = {256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 1};
+};
+
+class Repository {
+ public:
+  // Creates a repository in `backend`: key objects for the passphrase and
+  // the recovery code, then the config (written last: its presence marks a
+  // complete repository). AlreadyExists if one is there already.
+  static Result<std::unique_ptr<Repository>> Init(
+      storage::Backend* backend, ByteView passphrase,
+      const crypto::RecoveryCode& recovery_code,
+      const InitOptions& options = {});
+
+  // Opens with a passphrase (tries every passphrase holder) or the recovery
+  // code. NotFound if there is no repository ("run chatvault init"),
+  // PermissionDenied for a wrong secret, Corruption if the key objects and
+  // the config do not belong together or are damaged, InvalidArgument for a
+  // format version this build does not know.
+  static Result<std::unique_ptr<Repository>> OpenWithPassphrase(
+      storage::Backend* backend, ByteView passphrase);
+  static Result<std::unique_ptr<Repository>> OpenWithRecoveryCode(
+      storage::Backend* backend, const crypto::RecoveryCode& code);
+
+  const pb::Config& config() const { return config_; }
+  const RepositoryKeys& keys() const { return keys_; }
+  storage::Backend* backend() const { return backend_; }
+  std::string location() const { return backend_->Properties().location; }
+
+  // Seals `message` under the current epoch as "<dir>/<random id>" and
+  // returns the ID (hex).
+  Result<std::string> SaveObject(ObjectType type, std::string_view dir,
+                                 const google::protobuf::MessageLite& message);
+  // Loads, authenticates and parses "<dir>/<id_hex>".
+  Status LoadObject(ObjectType type, std::string_view dir,
+                    std::string_view id_hex,
+                    google::protobuf::MessageLite* message);
+
+ private:
+  Repository(storage::Backend* backend, RepositoryKeys keys)
+      : backend_(backend), keys_(std::move(keys)) {}
+  static Result<std::unique_ptr<Repository>> Open(
+      storage::Backend* backend, pb::HolderKind kind,
+      const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
+          holder);
+  Status LoadConfig();
+
+  storage::Backend* backend_;
+  RepositoryKeys keys_;
+  pb::Config config_;
+};
+
+}  // namespace chatvault::backup
+
+#endif  // CHATVAULT_BACKUP_REPOSITORY_H_

@@ -1,0 +1,130 @@
+#include "backup/repository.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/mem_backend.h"
+
+namespace chatvault::backup {
+namespace {
+
+InitOptions FastOptions() {
+  InitOptions o;
+  o.kdf.t_cost = crypto::kArgon2MinTCost;
+  o.kdf.m_cost_kib = crypto::kArgon2MinMCostKib;
+  o.kdf.parallelism = crypto::kArgon2MinParallelism;
+  return o;
+}
+
+class RepositoryTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Repository> InitRepo() {
+    Result<std::unique_ptr<Repository>> r =
+        Repository::Init(&backend_, AsBytes("hunter2 hunter2"), code_, FastOptions());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(*r) : nullptr;
+  }
+  storage::MemBackend backend_;
+  crypto::RecoveryCode code_ = crypto::RecoveryCode::Generate();
+};
+
+TEST_F(RepositoryTest, InitThenOpenWithPassphraseOrRecoveryCode) {
+  std::unique_ptr<Repository> created = InitRepo();
+  ASSERT_NE(created, nullptr);
+  Result<std::unique_ptr<Repository>> by_pass =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
+  ASSERT_TRUE(by_pass.ok()) << by_pass.status().ToString();
+  EXPECT_TRUE(crypto::ConstantTimeEquals((*by_pass)->keys().repository_id(),
+                                         created->keys().repository_id()));
+  EXPECT_EQ((*by_pass)->config().chunker().avg_size(), 1024u * 1024);
+  EXPECT_EQ((*by_pass)->config().format_version(), kFormatVersion);
+
+  Result<crypto::RecoveryCode> typed = crypto::RecoveryCode::Parse(code_.Format().chars());
+  ASSERT_TRUE(typed.ok());
+  Result<std::unique_ptr<Repository>> by_code =
+      Repository::OpenWithRecoveryCode(&backend_, *typed);
+  ASSERT_TRUE(by_code.ok()) << by_code.status().ToString();
+  EXPECT_TRUE(crypto::ConstantTimeEquals((*by_code)->keys().repository_id(),
+                                         created->keys().repository_id()));
+}
+
+TEST_F(RepositoryTest, WrongSecretsArePermissionDenied) {
+  ASSERT_NE(InitRepo(), nullptr);
+  Result<std::unique_ptr<Repository>> r =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter3 hunter3"));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(r.status().message().find("wrong passphrase"), std::string_view::npos);
+  r = Repository::OpenWithRecoveryCode(&backend_, crypto::RecoveryCode::Generate());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(RepositoryTest, MissingRepositoryIsNotFoundAndInitTwiceIsRefused) {
+  Result<std::unique_ptr<Repository>> r =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("x"));
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("chatvault init"), std::string_view::npos);
+  ASSERT_NE(InitRepo(), nullptr);
+  Result<std::unique_ptr<Repository>> again =
+      Repository::Init(&backend_, AsBytes("other"), code_, FastOptions());
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+}
+
+// A hostile store copies in a key object from a repository it controls:
+// the passphrase opens it, but its keys cannot open this config.
+TEST_F(RepositoryTest, KeyObjectFromAnotherRepositoryIsRefused) {
+  ASSERT_NE(InitRepo(), nullptr);
+  storage::MemBackend other;
+  ASSERT_TRUE(Repository::Init(&other, AsBytes("hunter2 hunter2"),
+                               crypto::RecoveryCode::Generate(), FastOptions())
+                  .ok());
+  // Replace this repository's key objects with the other's.
+  std::vector<std::string> ours, theirs;
+  ASSERT_TRUE(backend_.List("keys/", [&](const storage::ObjectInfo& i) {
+                        ours.push_back(i.name);
+                        return Status::OK();
+                      }).ok());
+  ASSERT_TRUE(backend_.RemoveMany(ours).ok());
+  ASSERT_TRUE(other.List("keys/", [&](const storage::ObjectInfo& i) {
+                      Result<Bytes> d = other.Load(i.name, 0, storage::kToEnd);
+                      return backend_.Save(i.name, *d, storage::SaveMode::kOverwrite);
+                    }).ok());
+  Result<std::unique_ptr<Repository>> r =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("does not match its key objects"),
+            std::string_view::npos);
+}
+
+TEST_F(RepositoryTest, DamagedConfigIsCorruption) {
+  ASSERT_NE(InitRepo(), nullptr);
+  Bytes config = *backend_.Load("config", 0, storage::kToEnd);
+  config[config.size() / 2] ^= std::byte{1};
+  ASSERT_TRUE(backend_.Save("config", config, storage::SaveMode::kOverwrite).ok());
+  EXPECT_EQ(Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
+                .status()
+                .code(),
+            StatusCode::kCorruption);
+}
+
+TEST_F(RepositoryTest, ObjectsRoundTripAndAreBoundToTheirNames) {
+  std::unique_ptr<Repository> repo = InitRepo();
+  ASSERT_NE(repo, nullptr);
+  pb::Snapshot snap;
+  snap.set_hostname("phone");
+  snap.add_paths("/data/chats");
+  Result<std::string> id = repo->SaveObject(ObjectType::kSnapshot, "snapshots", snap);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  pb::Snapshot back;
+  ASSERT_TRUE(repo->LoadObject(ObjectType::kSnapshot, "snapshots", *id, &back).ok());
+  EXPECT_EQ(back.hostname(), "phone");
+  // Loading it as another type, or copied under another ID, fails.
+  EXPECT_EQ(repo->LoadObject(ObjectType::kIndex, "snapshots", *id, &back).code(),
+            StatusCode::kCorruption);
+  Bytes data = *backend_.Load("snapshots/" + *id, 0, storage::kToEnd);
+  std::string other_id(64, 'a');
+  ASSERT_TRUE(backend_.Save("snapshots/" + other_id, data, storage::SaveMode::kOverwrite).ok());
+  EXPECT_EQ(repo->LoadObject(ObjectType::kSnapshot, "snapshots", other_id, &back).code(),
+            StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace chatvault::backup
