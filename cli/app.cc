@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/commands.h"
 #include "cli/exit_codes.h"
 
 namespace chatvault::cli {
@@ -29,23 +30,27 @@ int Run(int argc, char** argv) {
       "chatvault"};
   app.set_version_flag("-V,--version", "chatvault " CHATVAULT_VERSION);
   app.footer(std::string(ExitCodeHelp()));
+  app.require_subcommand(0, 1);
 
-  std::string repo;
-  std::string password_file;
-  std::string recovery_code_file;
-  bool json = false;
-  bool quiet = false;
-  app.add_option("-r,--repo", repo,
+  GlobalOptions options;
+  app.add_option("-r,--repo", options.repo,
                  "Repository: a directory, or s3:http[s]://HOST[:PORT]/BUCKET"
-                 "[/PREFIX]")
+                 "[/PREFIX] (default: $XDG_DATA_HOME/chatvault/repo)")
       ->envname("CHATVAULT_REPO");
-  app.add_option("--password-file", password_file,
+  app.add_option("--password-file", options.password_file,
                  "Read the passphrase from FILE (else CHATVAULT_PASSWORD_FILE, "
                  "CHATVAULT_PASSWORD, or a prompt)");
-  app.add_option("--recovery-code-file", recovery_code_file,
-                 "Read or write the recovery code in FILE");
-  app.add_flag("--json", json, "Machine-readable output");
-  app.add_flag("-q,--quiet", quiet, "Print only errors");
+  app.add_option(
+      "--recovery-code-file", options.recovery_code_file,
+      "Open with the recovery code in FILE (init: write the new code there)");
+  app.add_flag("--json", options.json, "Machine-readable output");
+  app.add_flag("-q,--quiet", options.quiet, "Print only errors");
+
+  // parse() fills `options` before any command's callback runs.
+  Context ctx(options);
+  int exit_code = kExitOk;
+  AddInitCommand(app, ctx, exit_code);
+  AddSnapshotsCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);
@@ -53,10 +58,11 @@ int Run(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  // Commands are added here as the library grows; until one is named,
-  // show what there is.
-  std::cout << app.help();
-  return kExitOk;
+  if (app.get_subcommands().empty()) {
+    std::cout << app.help();
+    return kExitUsage;
+  }
+  return exit_code;
 }
 
 }  // namespace chatvault::cli

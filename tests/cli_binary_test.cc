@@ -1,10 +1,16 @@
 // Runs the built chatvault binary as a user would.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
 #include <string>
+
+#include "crypto/recovery_code.h"
 
 namespace {
 
@@ -13,8 +19,9 @@ struct Output {
   std::string text;  // stdout and stderr
 };
 
-Output RunChatvault(const std::string& args) {
-  std::string cmd = std::string(CHATVAULT_BINARY) + " " + args + " 2>&1";
+Output RunChatvault(const std::string& args, const std::string& env = "") {
+  std::string cmd =
+      env + " " + std::string(CHATVAULT_BINARY) + " " + args + " 2>&1";
   Output out;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return out;
@@ -53,6 +60,77 @@ TEST(CliBinaryTest, PasswordIsNotAcceptedOnTheCommandLine) {
   // There is deliberately no --password option: secrets never go in argv.
   Output o = RunChatvault("--password hunter2");
   EXPECT_EQ(o.exit_code, 2);
+}
+
+class CliRepoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cvcliXXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string repo() const { return "-r " + dir_ + "/repo"; }
+  std::string dir_;
+};
+
+TEST_F(CliRepoTest, InitPrintsRecoveryCodeThatOpensTheRepository) {
+  Output init = RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one");
+  ASSERT_EQ(init.exit_code, 0) << init.text;
+  std::smatch m;
+  std::regex code_re("([0-9A-Z]{4}-){15}[0-9A-Z]{4}");
+  ASSERT_TRUE(std::regex_search(init.text, m, code_re)) << init.text;
+  EXPECT_TRUE(chatvault::crypto::RecoveryCode::Parse(m.str()).ok());
+  std::ofstream(dir_ + "/code") << m.str() << "\n";
+
+  Output by_code = RunChatvault(repo() + " --recovery-code-file " + dir_ +
+                                "/code snapshots");
+  EXPECT_EQ(by_code.exit_code, 0) << by_code.text;
+  Output by_pass =
+      RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=pw-one");
+  EXPECT_EQ(by_pass.exit_code, 0) << by_pass.text;
+  Output json =
+      RunChatvault(repo() + " --json snapshots", "CHATVAULT_PASSWORD=pw-one");
+  EXPECT_EQ(json.text, "[]\n");
+}
+
+TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {
+  ASSERT_EQ(
+      RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one").exit_code, 0);
+  Output wrong =
+      RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=pw-two");
+  EXPECT_EQ(wrong.exit_code, 12) << wrong.text;
+  EXPECT_NE(wrong.text.find("wrong passphrase"), std::string::npos);
+  Output missing = RunChatvault("-r " + dir_ + "/nothing snapshots",
+                                "CHATVAULT_PASSWORD=pw-one");
+  EXPECT_EQ(missing.exit_code, 10) << missing.text;
+  EXPECT_NE(missing.text.find("chatvault init"), std::string::npos);
+  Output again = RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one");
+  EXPECT_EQ(again.exit_code, 16) << again.text;
+  Output no_secret =
+      RunChatvault(repo() + " snapshots < /dev/null", "setsid -w");
+  EXPECT_EQ(no_secret.exit_code, 14) << no_secret.text;
+  EXPECT_NE(no_secret.text.find("CHATVAULT_PASSWORD"), std::string::npos);
+}
+
+TEST_F(CliRepoTest, RecoveryCodeFileIsWrittenPrivatelyAndNeverReplaced) {
+  std::string code_file = dir_ + "/code";
+  Output init =
+      RunChatvault(repo() + " --recovery-code-file " + code_file + " init",
+                   "CHATVAULT_PASSWORD=pw");
+  ASSERT_EQ(init.exit_code, 0) << init.text;
+  EXPECT_EQ(init.text.find("Recovery code ("),
+            std::string::npos);  // not printed
+  struct stat st;
+  ASSERT_EQ(stat(code_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Output other = RunChatvault(
+      "-r " + dir_ + "/repo2 --recovery-code-file " + code_file + " init",
+      "CHATVAULT_PASSWORD=pw");
+  EXPECT_EQ(other.exit_code, 16) << other.text;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/repo2/config"));
+  Output open = RunChatvault(repo() + " --recovery-code-file " + code_file +
+                             " snapshots");
+  EXPECT_EQ(open.exit_code, 0) << open.text;
 }
 
 }  // namespace

@@ -1,0 +1,106 @@
+// chatvault init: create a repository and show its recovery code once.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "base/errno.h"
+#include "cli/commands.h"
+#include "cli/passphrase.h"
+
+namespace chatvault::cli {
+namespace {
+
+// Writes the code to a new file, mode 0600; refuses to replace a file, which
+// may hold another repository's code.
+Status WriteRecoveryCodeFile(const std::string& path, std::string_view code) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Status s = StatusFromErrno(
+        errno, "cannot create recovery-code file '" + path + "'");
+    if (errno == EEXIST) {
+      return Status::AlreadyExists(
+          "'" + path + "' exists; choose a new file for the recovery code");
+    }
+    return s;
+  }
+  std::string content(code);
+  content += "\n";
+  ssize_t w = ::write(fd, content.data(), content.size());
+  int err = errno;
+  crypto::SecureZero(MutableByteView(
+      reinterpret_cast<std::byte*>(content.data()), content.size()));
+  if (w != static_cast<ssize_t>(content.size()) || ::fsync(fd) != 0) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return StatusFromErrno(w < 0 ? err : EIO, "cannot write '" + path + "'");
+  }
+  ::close(fd);
+  return Status::OK();
+}
+
+int RunInit(Context& ctx) {
+  Result<storage::Backend*> backend = ctx.Backend();
+  if (!backend.ok()) return Fail(backend.status());
+  PassphraseRequest request;
+  request.password_file = ctx.options().password_file;
+  request.is_new = true;
+  request.label = "New repository passphrase";
+  Result<crypto::SecretBytes> passphrase = GetPassphrase(request);
+  if (!passphrase.ok()) return Fail(passphrase.status());
+
+  crypto::RecoveryCode code = crypto::RecoveryCode::Generate();
+  crypto::SecretBytes code_text = code.Format();
+  // Write the code file first: a repository whose code was never recorded
+  // would have only the passphrase to open it.
+  const std::string& code_file = ctx.options().recovery_code_file;
+  if (!code_file.empty()) {
+    Status s = WriteRecoveryCodeFile(code_file, code_text.chars());
+    if (!s.ok()) return Fail(s);
+  }
+  Result<std::unique_ptr<backup::Repository>> repo =
+      backup::Repository::Init(*backend, passphrase->view(), code);
+  if (!repo.ok()) {
+    if (!code_file.empty()) ::unlink(code_file.c_str());
+    return Fail(repo.status());
+  }
+  const std::string id =
+      HexEncode((*repo)->keys().repository_id()).substr(0, 16);
+  if (ctx.options().json) {
+    nlohmann::json j = {{"repository", ctx.location()}, {"id", id}};
+    if (code_file.empty()) {
+      j["recovery_code"] = std::string(code_text.chars());
+    } else {
+      j["recovery_code_file"] = code_file;
+    }
+    std::cout << j.dump() << "\n";
+    return kExitOk;
+  }
+  std::ostream& out = ctx.out();
+  out << "Created chatvault repository " << id << " at " << ctx.location()
+      << "\n";
+  if (code_file.empty()) {
+    // The code is the point of this output: shown even with --quiet.
+    std::cout
+        << "\nRecovery code (shown once; it opens the repository without the "
+           "passphrase — write it down and keep it safe):\n\n    "
+        << code_text.chars() << "\n\n";
+  } else {
+    out << "Recovery code written to " << code_file
+        << " (mode 0600); keep a copy away from this machine.\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand(
+      "init",
+      "Create a repository; prints the recovery code once (or writes it to "
+      "--recovery-code-file)");
+  cmd->callback([&ctx, &exit_code] { exit_code = RunInit(ctx); });
+}
+
+}  // namespace chatvault::cli

@@ -1,0 +1,18 @@
+// The subcommands. Each file cmd_<name>.cc registers one command on the
+// CLI11 app; its callback sets the process exit code.
+#ifndef CHATVAULT_CLI_COMMANDS_H_
+#define CHATVAULT_CLI_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+
+namespace chatvault::cli {
+
+void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code);
+void AddSnapshotsCommand(CLI::App& app, Context& ctx, int& exit_code);
+
+}  // namespace chatvault::cli
+
+#endif  // CHATVAULT_CLI_COMMANDS_H_

@@ -1,0 +1,58 @@
+#include "cli/context.h"
+
+#include <cstdlib>
+
+#include "cli/exit_codes.h"
+#include "cli/passphrase.h"
+#include "storage/url.h"
+
+namespace chatvault::cli {
+
+std::string DefaultRepositoryLocation() {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  std::string base;
+  if (xdg != nullptr && xdg[0] == '/') {
+    base = xdg;
+  } else {
+    const char* home = std::getenv("HOME");
+    base = std::string(home ? home : ".") + "/.local/share";
+  }
+  return base + "/chatvault/repo";
+}
+
+std::string Context::location() const {
+  return options_.repo.empty() ? DefaultRepositoryLocation() : options_.repo;
+}
+
+Result<storage::Backend*> Context::Backend() {
+  if (!backend_) {
+    ASSIGN_OR_RETURN(backend_,
+                     storage::OpenBackend(location(), [](const char* n) {
+                       return std::getenv(n);
+                     }));
+  }
+  return backend_.get();
+}
+
+Result<std::unique_ptr<backup::Repository>> Context::OpenRepository() {
+  ASSIGN_OR_RETURN(storage::Backend * backend, Backend());
+  if (!options_.recovery_code_file.empty()) {
+    ASSIGN_OR_RETURN(crypto::SecretBytes text,
+                     ReadSecretFile(options_.recovery_code_file));
+    ASSIGN_OR_RETURN(crypto::RecoveryCode code,
+                     crypto::RecoveryCode::Parse(text.chars()));
+    return backup::Repository::OpenWithRecoveryCode(backend, code);
+  }
+  PassphraseRequest request;
+  request.password_file = options_.password_file;
+  request.label = "Repository passphrase";
+  ASSIGN_OR_RETURN(crypto::SecretBytes passphrase, GetPassphrase(request));
+  return backup::Repository::OpenWithPassphrase(backend, passphrase.view());
+}
+
+int Fail(const Status& status) {
+  std::cerr << "chatvault: " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+}  // namespace chatvault::cli

@@ -1,0 +1,61 @@
+// What every command needs: the global options, and opening the repository
+// they name with the secret they provide.
+//
+// Thread-safety: used from the main thread only.
+#ifndef CHATVAULT_CLI_CONTEXT_H_
+#define CHATVAULT_CLI_CONTEXT_H_
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "backup/repository.h"
+#include "base/result.h"
+#include "storage/backend.h"
+
+namespace chatvault::cli {
+
+struct GlobalOptions {
+  std::string repo;  // -r / CHATVAULT_REPO; empty: the embedded default
+  std::string password_file;
+  std::string recovery_code_file;
+  bool json = false;
+  bool quiet = false;
+};
+
+// $XDG_DATA_HOME/chatvault/repo, or ~/.local/share/chatvault/repo.
+std::string DefaultRepositoryLocation();
+
+class Context {
+ public:
+  // `options` is read when a command runs, after parsing has filled it in.
+  explicit Context(const GlobalOptions& options) : options_(options) {}
+
+  const GlobalOptions& options() const { return options_; }
+  std::string location() const;
+
+  // The backend for the repository location (created on first use).
+  Result<storage::Backend*> Backend();
+
+  // Opens the repository with the recovery code (when
+  // --recovery-code-file is given) or the passphrase.
+  Result<std::unique_ptr<backup::Repository>> OpenRepository();
+
+  // Progress and results for people; silent with --quiet or --json.
+  std::ostream& out() {
+    return (options_.quiet || options_.json) ? null_ : std::cout;
+  }
+
+ private:
+  const GlobalOptions& options_;
+  std::unique_ptr<storage::Backend> backend_;
+  std::ostream null_{nullptr};
+};
+
+// Prints `status` as "chatvault: <message>" on stderr and returns its exit
+// code.
+int Fail(const Status& status);
+
+}  // namespace chatvault::cli
+
+#endif  // CHATVAULT_CLI_CONTEXT_H_
