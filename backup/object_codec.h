@@ -56,7 +56,7 @@ inline constexpr size_t kObjectOverheadBytes =
 std::string_view ObjectTypeName(ObjectType type);
 
 // The associated data of section 2.2 for an object or blob of `type` named
-// `id32`, sealed under epoch `epoch`: 49 bytes.
+// `id32`, sealed under epoch `epoch`: 50 bytes.
 // REQUIRES: id32.size() == kObjectIdBytes (aborts otherwise: a short ID here
 // is a bug that would silently weaken the binding).
 Bytes AssociatedData(ObjectType type, ByteView id32, uint32_t epoch);

@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "backup/pack.h"
 #include "crypto/random.h"
 
 namespace chatvault::backup {

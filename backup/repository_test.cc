@@ -18,8 +18,8 @@ InitOptions FastOptions() {
 class RepositoryTest : public ::testing::Test {
  protected:
   std::unique_ptr<Repository> InitRepo() {
-    Result<std::unique_ptr<Repository>> r =
-        Repository::Init(&backend_, AsBytes("hunter2 hunter2"), code_, FastOptions());
+    Result<std::unique_ptr<Repository>> r = Repository::Init(
+        &backend_, AsBytes("hunter2 hunter2"), code_, FastOptions());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(*r) : nullptr;
   }
@@ -38,7 +38,8 @@ TEST_F(RepositoryTest, InitThenOpenWithPassphraseOrRecoveryCode) {
   EXPECT_EQ((*by_pass)->config().chunker().avg_size(), 1024u * 1024);
   EXPECT_EQ((*by_pass)->config().format_version(), kFormatVersion);
 
-  Result<crypto::RecoveryCode> typed = crypto::RecoveryCode::Parse(code_.Format().chars());
+  Result<crypto::RecoveryCode> typed =
+      crypto::RecoveryCode::Parse(code_.Format().chars());
   ASSERT_TRUE(typed.ok());
   Result<std::unique_ptr<Repository>> by_code =
       Repository::OpenWithRecoveryCode(&backend_, *typed);
@@ -52,8 +53,10 @@ TEST_F(RepositoryTest, WrongSecretsArePermissionDenied) {
   Result<std::unique_ptr<Repository>> r =
       Repository::OpenWithPassphrase(&backend_, AsBytes("hunter3 hunter3"));
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_NE(r.status().message().find("wrong passphrase"), std::string_view::npos);
-  r = Repository::OpenWithRecoveryCode(&backend_, crypto::RecoveryCode::Generate());
+  EXPECT_NE(r.status().message().find("wrong passphrase"),
+            std::string_view::npos);
+  r = Repository::OpenWithRecoveryCode(&backend_,
+                                       crypto::RecoveryCode::Generate());
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
 }
 
@@ -61,7 +64,8 @@ TEST_F(RepositoryTest, MissingRepositoryIsNotFoundAndInitTwiceIsRefused) {
   Result<std::unique_ptr<Repository>> r =
       Repository::OpenWithPassphrase(&backend_, AsBytes("x"));
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(r.status().message().find("chatvault init"), std::string_view::npos);
+  EXPECT_NE(r.status().message().find("chatvault init"),
+            std::string_view::npos);
   ASSERT_NE(InitRepo(), nullptr);
   Result<std::unique_ptr<Repository>> again =
       Repository::Init(&backend_, AsBytes("other"), code_, FastOptions());
@@ -78,18 +82,27 @@ TEST_F(RepositoryTest, KeyObjectFromAnotherRepositoryIsRefused) {
                   .ok());
   // Replace this repository's key objects with the other's.
   std::vector<std::string> ours, theirs;
-  ASSERT_TRUE(backend_.List("keys/", [&](const storage::ObjectInfo& i) {
-                        ours.push_back(i.name);
-                        return Status::OK();
-                      }).ok());
+  ASSERT_TRUE(backend_
+                  .List("keys/",
+                        [&](const storage::ObjectInfo& i) {
+                          ours.push_back(i.name);
+                          return Status::OK();
+                        })
+                  .ok());
   ASSERT_TRUE(backend_.RemoveMany(ours).ok());
-  ASSERT_TRUE(other.List("keys/", [&](const storage::ObjectInfo& i) {
-                      Result<Bytes> d = other.Load(i.name, 0, storage::kToEnd);
-                      return backend_.Save(i.name, *d, storage::SaveMode::kOverwrite);
-                    }).ok());
+  ASSERT_TRUE(other
+                  .List("keys/",
+                        [&](const storage::ObjectInfo& i) {
+                          Result<Bytes> d =
+                              other.Load(i.name, 0, storage::kToEnd);
+                          return backend_.Save(i.name, *d,
+                                               storage::SaveMode::kOverwrite);
+                        })
+                  .ok());
   Result<std::unique_ptr<Repository>> r =
       Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
-  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption)
+      << r.status().ToString();
   EXPECT_NE(r.status().message().find("does not match its key objects"),
             std::string_view::npos);
 }
@@ -98,11 +111,13 @@ TEST_F(RepositoryTest, DamagedConfigIsCorruption) {
   ASSERT_NE(InitRepo(), nullptr);
   Bytes config = *backend_.Load("config", 0, storage::kToEnd);
   config[config.size() / 2] ^= std::byte{1};
-  ASSERT_TRUE(backend_.Save("config", config, storage::SaveMode::kOverwrite).ok());
-  EXPECT_EQ(Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
-                .status()
-                .code(),
-            StatusCode::kCorruption);
+  ASSERT_TRUE(
+      backend_.Save("config", config, storage::SaveMode::kOverwrite).ok());
+  EXPECT_EQ(
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
+          .status()
+          .code(),
+      StatusCode::kCorruption);
 }
 
 TEST_F(RepositoryTest, ObjectsRoundTripAndAreBoundToTheirNames) {
@@ -111,19 +126,27 @@ TEST_F(RepositoryTest, ObjectsRoundTripAndAreBoundToTheirNames) {
   pb::Snapshot snap;
   snap.set_hostname("phone");
   snap.add_paths("/data/chats");
-  Result<std::string> id = repo->SaveObject(ObjectType::kSnapshot, "snapshots", snap);
+  Result<std::string> id =
+      repo->SaveObject(ObjectType::kSnapshot, "snapshots", snap);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   pb::Snapshot back;
-  ASSERT_TRUE(repo->LoadObject(ObjectType::kSnapshot, "snapshots", *id, &back).ok());
+  ASSERT_TRUE(
+      repo->LoadObject(ObjectType::kSnapshot, "snapshots", *id, &back).ok());
   EXPECT_EQ(back.hostname(), "phone");
   // Loading it as another type, or copied under another ID, fails.
-  EXPECT_EQ(repo->LoadObject(ObjectType::kIndex, "snapshots", *id, &back).code(),
-            StatusCode::kCorruption);
+  EXPECT_EQ(
+      repo->LoadObject(ObjectType::kIndex, "snapshots", *id, &back).code(),
+      StatusCode::kCorruption);
   Bytes data = *backend_.Load("snapshots/" + *id, 0, storage::kToEnd);
   std::string other_id(64, 'a');
-  ASSERT_TRUE(backend_.Save("snapshots/" + other_id, data, storage::SaveMode::kOverwrite).ok());
-  EXPECT_EQ(repo->LoadObject(ObjectType::kSnapshot, "snapshots", other_id, &back).code(),
-            StatusCode::kCorruption);
+  ASSERT_TRUE(
+      backend_
+          .Save("snapshots/" + other_id, data, storage::SaveMode::kOverwrite)
+          .ok());
+  EXPECT_EQ(
+      repo->LoadObject(ObjectType::kSnapshot, "snapshots", other_id, &back)
+          .code(),
+      StatusCode::kCorruption);
 }
 
 }  // namespace

@@ -1,0 +1,51 @@
+// Backing up: walking the given paths, chunking files, storing new blobs,
+// building tree blobs bottom-up, and writing the snapshot last.
+//
+// Thread-safety: one Backup call at a time per Repository object.
+#ifndef CHATVAULT_BACKUP_ARCHIVER_H_
+#define CHATVAULT_BACKUP_ARCHIVER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backup/repository.h"
+
+namespace chatvault::backup {
+
+struct BackupOptions {
+  std::vector<std::string> paths;     // absolute or relative to the cwd
+  std::vector<std::string> excludes;  // fnmatch patterns, matched against
+                                      // the base name and the full path
+  std::vector<std::string> tags;
+  std::string hostname;  // default: gethostname()
+};
+
+struct BackupProgress {
+  uint64_t files = 0;
+  uint64_t dirs = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_new = 0;  // plaintext of blobs not in the repository yet
+  std::string current;     // the file being read
+};
+
+struct BackupResult {
+  std::string snapshot_id;
+  pb::SnapshotSummary summary;
+  uint64_t packs_written = 0;
+  uint64_t pack_bytes_written = 0;
+  // Files that could not be read (permissions, vanished); the snapshot
+  // lacks them. A non-empty list means "completed with warnings".
+  std::vector<std::string> unreadable;
+};
+
+using ProgressFn = std::function<void(const BackupProgress&)>;
+
+// Backs up `options.paths` into a new snapshot. A path that does not exist
+// is NotFound before anything is written.
+Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
+                            const ProgressFn& progress = nullptr);
+
+}  // namespace chatvault::backup
+
+#endif  // CHATVAULT_BACKUP_ARCHIVER_H_

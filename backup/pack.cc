@@ -1,0 +1,302 @@
+#include "backup/pack.h"
+
+#include <zstd.h>
+
+#include <climits>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "backup/object_codec.h"
+
+namespace chatvault::backup {
+namespace {
+
+constexpr std::string_view kPackMagic = "CVP1";
+constexpr std::byte kCodecRaw{0};
+constexpr std::byte kCodecZstd{1};
+
+// Section 5.3: the header's associated data cannot name the pack, whose ID
+// hashes the header itself, so it names 32 zero bytes.
+constexpr crypto::Digest256 kHeaderAdId{};
+
+void AppendU32Le(Bytes& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+  }
+}
+
+uint32_t ReadU32Le(const std::byte* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) {
+    v = (v << 8) | std::to_integer<uint32_t>(p[i]);
+  }
+  return v;
+}
+
+// The associated-data type of a blob type (BlobType 1 and 2 are object
+// types 3 and 4); false for anything else.
+bool BlobObjectType(pb::BlobType type, ObjectType* out) {
+  switch (type) {
+    case pb::BLOB_TYPE_DATA:
+      *out = ObjectType::kDataBlob;
+      return true;
+    case pb::BLOB_TYPE_TREE:
+      *out = ObjectType::kTreeBlob;
+      return true;
+    default:
+      return false;
+  }
+}
+
+ByteView IdView(const std::string& id) { return AsBytes(id); }
+
+Status BadBlob(ObjectType type, std::string_view what) {
+  return Status::Corruption("a " + std::string(ObjectTypeName(type)) +
+                            " in a pack " + std::string(what));
+}
+
+// Decodes the codec byte and data of an authenticated blob. The raw length
+// was bounded by the caller, so no branch allocates more than kMaxBlobBytes.
+Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length) {
+  std::byte codec = body[0];
+  ByteView data = body.subspan(1);
+  if (codec == kCodecRaw) {
+    if (data.size() != raw_length) {
+      return BadBlob(type, "has another length than its index entry says");
+    }
+    return Bytes(data.begin(), data.end());
+  }
+  if (codec != kCodecZstd) {
+    return BadBlob(type, "uses an unknown codec " +
+                             std::to_string(std::to_integer<int>(codec)));
+  }
+  // Refuse before allocating: a frame must declare exactly the length the
+  // authenticated entry promises, so a small frame cannot expand into a
+  // bomb. ZSTD_decompress then writes into a buffer of that size only.
+  unsigned long long declared =
+      ZSTD_getFrameContentSize(data.data(), data.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR ||
+      declared == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return BadBlob(type, "holds no valid compressed frame");
+  }
+  if (declared != raw_length) {
+    return BadBlob(type, "claims another uncompressed length than its entry");
+  }
+  Bytes out(raw_length);
+  size_t n = ZSTD_decompress(out.data(), out.size(), data.data(), data.size());
+  if (ZSTD_isError(n) || n != raw_length) {
+    return BadBlob(type, "does not decompress");
+  }
+  return out;
+}
+
+}  // namespace
+
+crypto::Digest256 BlobId(const crypto::HashKey& blob_id_key,
+                         ByteView plaintext) {
+  return crypto::Blake2b256(blob_id_key, plaintext);
+}
+
+struct PackWriter::ZstdContext {
+  ZstdContext() : cctx(ZSTD_createCCtx()) {}
+  ~ZstdContext() { ZSTD_freeCCtx(cctx); }
+  ZstdContext(const ZstdContext&) = delete;
+  ZstdContext& operator=(const ZstdContext&) = delete;
+  ZSTD_CCtx* cctx;
+};
+
+PackWriter::PackWriter(const crypto::AeadKey& epoch_key, uint32_t epoch,
+                       int zstd_level)
+    // A 32-byte clone always converts; a moved-from key aborts here, as
+    // every use of one must.
+    : key_(crypto::AeadKey::FromSecret(epoch_key.secret().Clone()).value()),
+      epoch_(epoch),
+      zstd_level_(zstd_level),
+      zstd_(std::make_unique<ZstdContext>()) {}
+
+PackWriter::~PackWriter() = default;
+PackWriter::PackWriter(PackWriter&&) noexcept = default;
+PackWriter& PackWriter::operator=(PackWriter&&) noexcept = default;
+
+Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
+                       ByteView plaintext) {
+  ObjectType ad_type;
+  if (!BlobObjectType(type, &ad_type)) {
+    return Status::InvalidArgument("a pack holds only data and tree blobs");
+  }
+  if (plaintext.size() > kMaxBlobBytes) {
+    return Status::InvalidArgument("a blob of " +
+                                   std::to_string(plaintext.size()) +
+                                   " bytes is larger than a pack allows (" +
+                                   std::to_string(kMaxBlobBytes) + ")");
+  }
+  if (ids_.contains(id)) {
+    return Status::AlreadyExists("the pack already holds this blob");
+  }
+  if (zstd_ == nullptr || zstd_->cctx == nullptr) {
+    return Status::ResourceExhausted("could not allocate a zstd context");
+  }
+
+  // codec || data, compressed in place after the codec byte.
+  Bytes body(1 + ZSTD_compressBound(plaintext.size()));
+  size_t n = ZSTD_compressCCtx(zstd_->cctx, body.data() + 1, body.size() - 1,
+                               plaintext.data(), plaintext.size(), zstd_level_);
+  if (ZSTD_isError(n)) {
+    return Status::IOError(std::string("zstd compression failed: ") +
+                           ZSTD_getErrorName(n));
+  }
+  if (n < plaintext.size()) {
+    body[0] = kCodecZstd;
+    body.resize(1 + n);
+  } else {
+    // Already-compressed media: storing it as is is smaller and cheaper.
+    body.resize(1 + plaintext.size());
+    body[0] = kCodecRaw;
+    if (!plaintext.empty()) {
+      std::memcpy(body.data() + 1, plaintext.data(), plaintext.size());
+    }
+  }
+
+  size_t sealed_length = body.size() + crypto::kAeadOverheadBytes;
+  if (data_.size() + sealed_length > UINT32_MAX) {
+    return Status::ResourceExhausted(
+        "the pack is full (offsets are 32-bit); finish it first");
+  }
+  Bytes sealed =
+      crypto::AeadSeal(key_, body, AssociatedData(ad_type, id, epoch_));
+
+  pb::PackEntry& entry = entries_.emplace_back();
+  entry.set_id(reinterpret_cast<const char*>(id.data()), id.size());
+  entry.set_type(type);
+  entry.set_offset(static_cast<uint32_t>(data_.size()));
+  entry.set_length(static_cast<uint32_t>(sealed.size()));
+  entry.set_raw_length(static_cast<uint32_t>(plaintext.size()));
+  data_.insert(data_.end(), sealed.begin(), sealed.end());
+  ids_.insert(id);
+  return Status::OK();
+}
+
+Result<FinishedPack> PackWriter::Finish() {
+  if (entries_.empty()) {
+    return Status::InvalidArgument("a pack needs at least one blob");
+  }
+  pb::PackHeader header;
+  for (const pb::PackEntry& e : entries_) *header.add_entries() = e;
+  std::string plain;
+  if (!header.SerializeToString(&plain)) {
+    return Status::ResourceExhausted("the pack header is too large to encode");
+  }
+  Bytes sealed = crypto::AeadSeal(
+      key_, AsBytes(plain),
+      AssociatedData(ObjectType::kPackHeader, kHeaderAdId, epoch_));
+  if (sealed.size() > UINT32_MAX) {
+    return Status::ResourceExhausted("the pack header is too large");
+  }
+
+  FinishedPack pack;
+  pack.epoch = epoch_;
+  pack.data = std::move(data_);
+  pack.data.reserve(pack.data.size() + sealed.size() + kPackTrailerBytes);
+  pack.data.insert(pack.data.end(), sealed.begin(), sealed.end());
+  AppendU32Le(pack.data, epoch_);
+  AppendU32Le(pack.data, static_cast<uint32_t>(sealed.size()));
+  ByteView magic = AsBytes(kPackMagic);
+  pack.data.insert(pack.data.end(), magic.begin(), magic.end());
+
+  // Unkeyed, so that anyone can check a pack against its name (5.1).
+  Result<Bytes> digest = crypto::Blake2b(pack.data, crypto::kDigest256Bytes);
+  if (!digest.ok()) return digest.status();
+  std::memcpy(pack.id.data(), digest->data(), pack.id.size());
+  pack.entries = std::move(entries_);
+
+  data_ = Bytes();
+  entries_.clear();
+  ids_.clear();
+  return pack;
+}
+
+Result<PackTrailer> ReadPackTrailer(ByteView tail, uint64_t pack_size) {
+  if (tail.size() > pack_size) {
+    return Status::InvalidArgument("the pack tail is longer than the pack");
+  }
+  if (tail.size() < kPackTrailerBytes) {
+    return Status::Corruption("the pack is too short to have a trailer");
+  }
+  const std::byte* t = tail.data() + tail.size() - kPackTrailerBytes;
+  if (std::memcmp(t + 8, kPackMagic.data(), kPackMagic.size()) != 0) {
+    return Status::Corruption(
+        "the pack is truncated or is not a chatvault pack (bad magic)");
+  }
+  PackTrailer trailer;
+  trailer.epoch = ReadU32Le(t);
+  trailer.header_length = ReadU32Le(t + 4);
+  if (trailer.header_length < crypto::kAeadOverheadBytes ||
+      trailer.header_length > pack_size - kPackTrailerBytes) {
+    return Status::Corruption(
+        "the pack's trailer gives a header length that does not fit the "
+        "pack; it is truncated or damaged");
+  }
+  trailer.header_offset = pack_size - kPackTrailerBytes - trailer.header_length;
+  return trailer;
+}
+
+Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
+                                                  ByteView pack) {
+  ASSIGN_OR_RETURN(PackTrailer trailer, ReadPackTrailer(pack, pack.size()));
+  ByteView sealed = pack.subspan(trailer.header_offset, trailer.header_length);
+  Result<Bytes> plain = crypto::AeadOpen(
+      key, sealed,
+      AssociatedData(ObjectType::kPackHeader, kHeaderAdId, trailer.epoch));
+  if (!plain.ok()) {
+    return Status::Corruption(
+        "the pack header failed authentication: the pack was damaged or "
+        "tampered with, or it belongs to another epoch or repository");
+  }
+  pb::PackHeader header;
+  if (plain->size() > INT_MAX ||
+      !header.ParseFromArray(plain->data(), static_cast<int>(plain->size()))) {
+    return Status::Corruption("the pack header does not parse");
+  }
+  std::vector<pb::PackEntry> entries(header.entries().begin(),
+                                     header.entries().end());
+  for (const pb::PackEntry& e : entries) {
+    ObjectType ignored;
+    uint64_t end = uint64_t{e.offset()} + e.length();
+    if (e.id().size() != kObjectIdBytes ||
+        !BlobObjectType(e.type(), &ignored) ||
+        e.length() < kMinSealedBlobBytes || end > trailer.header_offset ||
+        e.raw_length() > kMaxBlobBytes) {
+      return Status::Corruption("the pack header lists an invalid blob entry");
+    }
+  }
+  return entries;
+}
+
+Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
+                       const pb::PackEntry& entry, ByteView sealed_blob) {
+  ObjectType type;
+  if (!BlobObjectType(entry.type(), &type) ||
+      entry.id().size() != kObjectIdBytes) {
+    return Status::Corruption("a pack entry names an invalid blob");
+  }
+  if (sealed_blob.size() != entry.length()) {
+    return BadBlob(type, "was read with another length than its entry says");
+  }
+  if (sealed_blob.size() < kMinSealedBlobBytes) {
+    return BadBlob(type, "is truncated");
+  }
+  if (entry.raw_length() > kMaxBlobBytes) {
+    return BadBlob(type, "claims a length larger than any blob may have");
+  }
+  Result<Bytes> body = crypto::AeadOpen(
+      key, sealed_blob, AssociatedData(type, IdView(entry.id()), epoch));
+  if (!body.ok()) {
+    return BadBlob(type,
+                   "failed authentication: it was damaged, tampered with or "
+                   "moved, or it belongs to another epoch");
+  }
+  return Decode(type, *body, entry.raw_length());
+}
+
+}  // namespace chatvault::backup
