@@ -50,6 +50,9 @@ Result<std::unique_ptr<Repository>> Repository::Init(
   RETURN_IF_ERROR(crypto::ValidateArgon2Params(options.kdf));
   RETURN_IF_ERROR(
       Chunker::Create(options.chunker, GearTable::Standard()).status());
+  if (options.chunker.max_size > kMaxBlobBytes) {
+    return Status::InvalidArgument("the largest chunk size is 64 MiB");
+  }
 
   RepositoryKeys keys = RepositoryKeys::Generate();
   ASSIGN_OR_RETURN(pb::KeyObject pass,
