@@ -31,6 +31,8 @@ int Run(int argc, char** argv) {
   app.set_version_flag("-V,--version", "chatvault " CHATVAULT_VERSION);
   app.footer(std::string(ExitCodeHelp()));
   app.require_subcommand(0, 1);
+  // Global options may also follow the command: `chatvault backup --json X`.
+  app.fallthrough();
 
   GlobalOptions options;
   app.add_option("-r,--repo", options.repo,
@@ -50,7 +52,9 @@ int Run(int argc, char** argv) {
   Context ctx(options);
   int exit_code = kExitOk;
   AddInitCommand(app, ctx, exit_code);
+  AddBackupCommand(app, ctx, exit_code);
   AddSnapshotsCommand(app, ctx, exit_code);
+  AddRestoreCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);
