@@ -1,6 +1,7 @@
 #include "backup/blob_store.h"
 
 #include <cstring>
+#include <set>
 #include <vector>
 
 namespace chatvault::backup {
@@ -51,6 +52,18 @@ bool BlobStore::Has(const crypto::Digest256& id) const {
   // Blobs in the pack being filled are not here yet; PackWriter::Add
   // refuses those duplicates itself.
   return locations_.count(id) != 0;
+}
+
+uint64_t BlobStore::known_raw_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [id, loc] : locations_) total += loc.entry.raw_length();
+  return total;
+}
+
+size_t BlobStore::known_packs() const {
+  std::set<crypto::Digest256> packs;
+  for (const auto& [id, loc] : locations_) packs.insert(loc.pack);
+  return packs.size();
 }
 
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,

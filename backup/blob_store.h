@@ -39,6 +39,9 @@ class BlobStore {
 
   bool Has(const crypto::Digest256& id) const;
   size_t known_blobs() const { return locations_.size(); }
+  // Plaintext bytes of all known blobs, and the number of distinct packs.
+  uint64_t known_raw_bytes() const;
+  size_t known_packs() const;
 
   // Stores a blob unless the repository has it already. Returns whether it
   // was new. Uploads a pack (then its index) when the pack is full.

@@ -218,6 +218,40 @@ Result<std::string> ResolveSnapshot(Repository* repo, std::string_view name) {
   return matches[0];
 }
 
+namespace {
+
+Status WalkTree(
+    BlobStore* store, const crypto::Digest256& tree_id,
+    const std::string& prefix,
+    const std::function<Status(const std::string&, const pb::Node&)>& fn) {
+  ASSIGN_OR_RETURN(Bytes bytes, store->Read(tree_id));
+  pb::Tree tree;
+  if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("a tree blob does not parse");
+  }
+  for (const pb::Node& node : tree.nodes()) {
+    RETURN_IF_ERROR(CheckName(node.name()));
+    const std::string path = prefix + "/" + node.name();
+    RETURN_IF_ERROR(fn(path, node));
+    if (node.type() == pb::NODE_TYPE_DIR) {
+      RETURN_IF_ERROR(WalkTree(store, ToDigest(node.subtree()), path, fn));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ListSnapshot(
+    Repository* repo, std::string_view snapshot_id,
+    const std::function<Status(const std::string&, const pb::Node&)>& fn) {
+  pb::Snapshot snap;
+  RETURN_IF_ERROR(
+      repo->LoadObject(ObjectType::kSnapshot, "snapshots", snapshot_id, &snap));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, BlobStore::Open(repo));
+  return WalkTree(store.get(), ToDigest(snap.tree()), "", fn);
+}
+
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
                               const RestoreOptions& options) {
   pb::Snapshot snap;

@@ -39,6 +39,13 @@ Result<std::string> ResolveSnapshot(Repository* repo, std::string_view name);
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
                               const RestoreOptions& options);
 
+// Calls `fn(path, node)` for every node of the snapshot, depth first in
+// name order; paths are "/"-joined from the snapshot root. Stops at the
+// first error, from `fn` or from reading a tree.
+Status ListSnapshot(
+    Repository* repo, std::string_view snapshot_id,
+    const std::function<Status(const std::string&, const pb::Node&)>& fn);
+
 }  // namespace chatvault::backup
 
 #endif  // CHATVAULT_BACKUP_RESTORER_H_

@@ -55,6 +55,7 @@ int Run(int argc, char** argv) {
   AddBackupCommand(app, ctx, exit_code);
   AddSnapshotsCommand(app, ctx, exit_code);
   AddRestoreCommand(app, ctx, exit_code);
+  AddLsStatsCommands(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,7 @@ void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddSnapshotsCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddRestoreCommand(CLI::App& app, Context& ctx, int& exit_code);
+void AddLsStatsCommands(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace chatvault::cli
 

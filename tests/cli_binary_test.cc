@@ -93,6 +93,35 @@ TEST_F(CliRepoTest, InitPrintsRecoveryCodeThatOpensTheRepository) {
   EXPECT_EQ(json.text, "[]\n");
 }
 
+TEST_F(CliRepoTest, BackupLsStatsRestore) {
+  const std::string env = "CHATVAULT_PASSWORD=pw";
+  ASSERT_EQ(RunChatvault(repo() + " init", env).exit_code, 0);
+  std::filesystem::create_directories(dir_ + "/chats/Media");
+  std::ofstream(dir_ + "/chats/msgstore.db") << std::string(100000, 'm');
+  std::ofstream(dir_ + "/chats/Media/a.jpg") << "jpeg";
+  Output backup =
+      RunChatvault(repo() + " backup " + dir_ + "/chats --json", env);
+  ASSERT_EQ(backup.exit_code, 0) << backup.text;
+  EXPECT_NE(backup.text.find("\"type\":\"summary\""), std::string::npos)
+      << backup.text;
+  Output ls = RunChatvault(repo() + " ls latest", env);
+  ASSERT_EQ(ls.exit_code, 0) << ls.text;
+  EXPECT_NE(ls.text.find(dir_ + "/chats/Media/a.jpg"), std::string::npos)
+      << ls.text;
+  Output stats = RunChatvault(repo() + " stats --json", env);
+  EXPECT_NE(stats.text.find("\"snapshots\":1"), std::string::npos)
+      << stats.text;
+  Output restore =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
+  ASSERT_EQ(restore.exit_code, 0) << restore.text;
+  std::ifstream f(dir_ + "/out" + dir_ + "/chats/msgstore.db");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}),
+            std::string(100000, 'm'));
+  Output unknown =
+      RunChatvault(repo() + " restore ffffffff --target " + dir_ + "/x", env);
+  EXPECT_EQ(unknown.exit_code, 10) << unknown.text;
+}
+
 TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {
   ASSERT_EQ(
       RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one").exit_code, 0);
