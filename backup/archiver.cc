@@ -13,6 +13,7 @@
 #include <map>
 
 #include "backup/blob_store.h"
+#include "backup/file_cache.h"
 #include "base/errno.h"
 
 namespace chatvault::backup {
@@ -31,10 +32,12 @@ std::string Absolute(const std::string& path) {
 
 class Archiver {
  public:
-  Archiver(Repository* repo, BlobStore* store, const Chunker& chunker,
-           const BackupOptions& options, const ProgressFn& progress)
+  Archiver(Repository* repo, BlobStore* store, FileCache* cache,
+           const Chunker& chunker, const BackupOptions& options,
+           const ProgressFn& progress)
       : repo_(repo),
         store_(store),
+        cache_(cache),
         chunker_(chunker),
         options_(options),
         progress_(progress) {}
@@ -57,8 +60,14 @@ class Archiver {
     node.set_gid(st.st_gid);
     if (S_ISREG(st.st_mode)) {
       node.set_type(pb::NODE_TYPE_FILE);
-      Status s = SaveFile(path, &node);
-      if (!s.ok()) return Unreadable(path, s);
+      if (!ReuseUnchanged(path, st, &node)) {
+        Status s = SaveFile(path, &node);
+        if (!s.ok()) return Unreadable(path, s);
+        if (cache_) {
+          cache_->Record(path, st,
+                         {node.content().begin(), node.content().end()});
+        }
+      }
       ++progress_state_.files;
     } else if (S_ISDIR(st.st_mode)) {
       node.set_type(pb::NODE_TYPE_DIR);
@@ -120,6 +129,7 @@ class Archiver {
   }
 
   const std::vector<std::string>& unreadable() const { return unreadable_; }
+  uint64_t files_unchanged() const { return files_unchanged_; }
   const BackupProgress& progress() const { return progress_state_; }
 
  private:
@@ -143,6 +153,27 @@ class Archiver {
       return std::optional<pb::Node>();
     }
     return s;
+  }
+
+  // Fills `node` from the cache if the file is unchanged since it was last
+  // read and the repository still has all its blobs.
+  bool ReuseUnchanged(const std::string& path, const struct stat& st,
+                      pb::Node* node) {
+    if (!cache_) return false;
+    std::optional<pb::FileCacheEntry> e = cache_->Lookup(path, st);
+    if (!e) return false;
+    for (const std::string& id : e->content()) {
+      crypto::Digest256 d{};
+      if (id.size() != d.size()) return false;
+      std::memcpy(d.data(), id.data(), d.size());
+      if (!store_->Has(d)) return false;
+    }
+    for (const std::string& id : e->content()) node->add_content(id);
+    node->set_size(e->size());
+    ++files_unchanged_;
+    // Recorded again so the entry survives into the next cache state.
+    cache_->Record(path, st, {e->content().begin(), e->content().end()});
+    return true;
   }
 
   Status SaveFile(const std::string& path, pb::Node* node) {
@@ -205,6 +236,8 @@ class Archiver {
 
   Repository* repo_;
   BlobStore* store_;
+  FileCache* cache_;
+  uint64_t files_unchanged_ = 0;
   const Chunker& chunker_;
   const BackupOptions& options_;
   const ProgressFn& progress_;
@@ -293,9 +326,21 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
                                     static_cast<int>(cc.normalization())},
                                    gear));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, BlobStore::Open(repo));
+  std::vector<std::string> warnings;
+  std::unique_ptr<FileCache> cache;
+  if (!options.cache_dir.empty()) {
+    Result<std::unique_ptr<FileCache>> c = FileCache::Open(
+        options.cache_dir, HexEncode(repo->keys().repository_id()));
+    if (c.ok()) {
+      cache = std::move(*c);
+    } else {
+      warnings.push_back("reading every file: the cache is unusable (" +
+                         std::string(c.status().message()) + ")");
+    }
+  }
 
   auto start = std::chrono::steady_clock::now();
-  Archiver archiver(repo, store.get(), chunker, options, progress);
+  Archiver archiver(repo, store.get(), cache.get(), chunker, options, progress);
   ASSIGN_OR_RETURN(crypto::Digest256 root_tree, SaveVirtual(archiver, root));
   RETURN_IF_ERROR(store->Flush());
 
@@ -332,6 +377,14 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
   result.packs_written = store->stats().packs_written;
   result.pack_bytes_written = store->stats().pack_bytes_written;
   result.unreadable = archiver.unreadable();
+  result.files_unchanged = archiver.files_unchanged();
+  // Only after the snapshot is saved: the cache never names blobs that a
+  // failed backup may not have indexed.
+  if (cache) {
+    Status s = cache->Commit();
+    if (!s.ok()) warnings.push_back(std::string(s.message()));
+  }
+  result.warnings = std::move(warnings);
   return result;
 }
 

@@ -19,6 +19,9 @@ struct BackupOptions {
                                       // the base name and the full path
   std::vector<std::string> tags;
   std::string hostname;  // default: gethostname()
+  // The file-change cache's directory (see backup/file_cache.h); empty:
+  // read every file.
+  std::string cache_dir;
 };
 
 struct BackupProgress {
@@ -37,6 +40,10 @@ struct BackupResult {
   // Files that could not be read (permissions, vanished); the snapshot
   // lacks them. A non-empty list means "completed with warnings".
   std::vector<std::string> unreadable;
+  // Files not read again because the cache showed them unchanged.
+  uint64_t files_unchanged = 0;
+  // Problems that did not affect the snapshot (e.g. the cache).
+  std::vector<std::string> warnings;
 };
 
 using ProgressFn = std::function<void(const BackupProgress&)>;

@@ -190,6 +190,64 @@ TEST_F(ArchiverTest, InterruptedBackupResumesWithoutReuploading) {
   ExpectSameTree(src_, ro.target + src_);
 }
 
+TEST_F(ArchiverTest, FileCacheSkipsUnchangedFilesAndSurvivesStaleness) {
+  BackupOptions o;
+  o.paths = {src_};
+  o.cache_dir = dir_ + "/cache";
+  Result<BackupResult> first = Backup(repo_.get(), o);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->files_unchanged, 0u);
+  EXPECT_TRUE(first->warnings.empty());
+
+  Result<BackupResult> second = Backup(repo_.get(), o);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->files_unchanged, 6u);
+  EXPECT_EQ(second->summary.bytes(), 0u);  // nothing read
+
+  // A changed file is read again, the others are not.
+  WriteFile(src_ + "/chats/Media/photo 1.jpg", RandomText(150'000, 77), 0644,
+            1'650'000'000);
+  Result<BackupResult> third = Backup(repo_.get(), o);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->files_unchanged, 5u);
+  EXPECT_EQ(third->summary.bytes(), 150'000u);
+
+  // A stale cache (its blobs gone from the repository) is ignored.
+  std::vector<std::string> gone;
+  for (const char* prefix : {"data/", "index/"}) {
+    ASSERT_TRUE(backend_
+                    .List(prefix,
+                          [&](const storage::ObjectInfo& i) {
+                            gone.push_back(i.name);
+                            return Status::OK();
+                          })
+                    .ok());
+  }
+  ASSERT_TRUE(backend_.RemoveMany(gone).ok());
+  Result<BackupResult> fourth = Backup(repo_.get(), o);
+  ASSERT_TRUE(fourth.ok());
+  // Only the empty file, which names no blobs, may come from the cache.
+  EXPECT_EQ(fourth->files_unchanged, 1u);
+  EXPECT_EQ(fourth->summary.bytes(), first->summary.bytes());
+  RestoreOptions ro;
+  ro.target = dir_ + "/restore";
+  ASSERT_TRUE(Restore(repo_.get(), fourth->snapshot_id, ro).ok());
+  ExpectSameTree(src_, ro.target + src_);
+
+  // A damaged cache is rebuilt, not fatal.
+  for (const auto& e : fs::recursive_directory_iterator(o.cache_dir)) {
+    if (e.is_regular_file())
+      std::ofstream(e.path(), std::ios::binary) << "garbage";
+  }
+  Result<BackupResult> fifth = Backup(repo_.get(), o);
+  ASSERT_TRUE(fifth.ok()) << fifth.status().ToString();
+  EXPECT_EQ(fifth->files_unchanged, 0u);
+  EXPECT_TRUE(fifth->warnings.empty());
+  Result<BackupResult> sixth = Backup(repo_.get(), o);
+  ASSERT_TRUE(sixth.ok());
+  EXPECT_EQ(sixth->files_unchanged, 6u);
+}
+
 TEST_F(ArchiverTest, UnsafeNamesFromTheRepositoryAreRefused) {
   for (const char* evil : {"..", ".", "", "a/b"}) {
     pb::Tree tree;

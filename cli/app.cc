@@ -45,6 +45,9 @@ int Run(int argc, char** argv) {
   app.add_option(
       "--recovery-code-file", options.recovery_code_file,
       "Open with the recovery code in FILE (init: write the new code there)");
+  app.add_option("--cache-dir", options.cache_dir,
+                 "Local cache directory (default: CHATVAULT_CACHE_DIR, else "
+                 "$XDG_CACHE_HOME/chatvault)");
   app.add_flag("--json", options.json, "Machine-readable output");
   app.add_flag("-q,--quiet", options.quiet, "Print only errors");
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/archiver.h"
+#include "backup/file_cache.h"
 #include "cli/commands.h"
 
 namespace chatvault::cli {
@@ -18,6 +19,7 @@ struct BackupArgs {
   std::vector<std::string> tags;
   std::vector<std::string> excludes;
   std::string host;
+  bool no_cache = false;
 };
 
 std::string HumanBytes(double b) {
@@ -61,6 +63,11 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
   options.tags = args.tags;
   options.excludes = args.excludes;
   options.hostname = args.host;
+  if (!args.no_cache) {
+    options.cache_dir = ctx.options().cache_dir.empty()
+                            ? backup::DefaultCacheDir()
+                            : ctx.options().cache_dir;
+  }
 
   const bool json = ctx.options().json;
   const bool tty = !json && !ctx.options().quiet && ::isatty(STDERR_FILENO);
@@ -106,6 +113,8 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
                                 {"bytes", s.bytes()},
                                 {"added_bytes", s.added_bytes()},
                                 {"packs_written", r->packs_written},
+                                {"files_unchanged", r->files_unchanged},
+                                {"warnings", r->warnings},
                                 {"duration_ms", s.duration_ms()},
                                 {"unreadable", r->unreadable}}
                      .dump()
@@ -115,7 +124,14 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
     out << "Snapshot " << r->snapshot_id.substr(0, 8) << " saved: " << s.files()
         << " files, " << HumanBytes(static_cast<double>(s.bytes())) << " read, "
         << HumanBytes(static_cast<double>(s.added_bytes()))
-        << " added to the repository in " << s.duration_ms() / 1000.0 << " s\n";
+        << " added to the repository in " << s.duration_ms() / 1000.0 << " s";
+    if (r->files_unchanged > 0) {
+      out << " (" << r->files_unchanged << " unchanged files not read again)";
+    }
+    out << "\n";
+    for (const std::string& w : r->warnings) {
+      std::cerr << "chatvault: warning: " << w << "\n";
+    }
     for (const std::string& u : r->unreadable)
       std::cerr << "chatvault: skipped " << u << "\n";
   }
@@ -143,6 +159,8 @@ void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code) {
                   "Skip files whose name or path matches PATTERN (repeatable)");
   cmd->add_option("--host", args->host,
                   "Host name to record (default: this host's)");
+  cmd->add_flag("--no-cache", args->no_cache,
+                "Read every file, ignoring the file-change cache");
   cmd->callback(
       [&ctx, &exit_code, args] { exit_code = RunBackup(ctx, *args); });
 }

@@ -19,6 +19,7 @@ struct GlobalOptions {
   std::string repo;  // -r / CHATVAULT_REPO; empty: the embedded default
   std::string password_file;
   std::string recovery_code_file;
+  std::string cache_dir;  // --cache-dir; empty: CHATVAULT_CACHE_DIR or XDG
   bool json = false;
   bool quiet = false;
 };

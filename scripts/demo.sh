@@ -20,6 +20,8 @@ trap cleanup EXIT
 # The embedded default repository lives under $XDG_DATA_HOME; point that
 # into the demo directory so the demo never touches a real one.
 export XDG_DATA_HOME="$demo/data"
+export XDG_CACHE_HOME="$demo/cache"
+unset CHATVAULT_CACHE_DIR
 export CHATVAULT_PASSWORD="demo passphrase, not a real one"
 unset CHATVAULT_REPO
 store="$demo/chats"

@@ -94,7 +94,8 @@ TEST_F(CliRepoTest, InitPrintsRecoveryCodeThatOpensTheRepository) {
 }
 
 TEST_F(CliRepoTest, BackupLsStatsRestore) {
-  const std::string env = "CHATVAULT_PASSWORD=pw";
+  const std::string env =
+      "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
   ASSERT_EQ(RunChatvault(repo() + " init", env).exit_code, 0);
   std::filesystem::create_directories(dir_ + "/chats/Media");
   std::ofstream(dir_ + "/chats/msgstore.db") << std::string(100000, 'm');
@@ -104,6 +105,11 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   ASSERT_EQ(backup.exit_code, 0) << backup.text;
   EXPECT_NE(backup.text.find("\"type\":\"summary\""), std::string::npos)
       << backup.text;
+  Output again =
+      RunChatvault(repo() + " backup " + dir_ + "/chats --json", env);
+  EXPECT_NE(again.text.find("\"files_unchanged\":2"), std::string::npos)
+      << again.text;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/cache"));
   Output ls = RunChatvault(repo() + " ls latest", env);
   ASSERT_EQ(ls.exit_code, 0) << ls.text;
   EXPECT_NE(ls.text.find(dir_ + "/chats/Media/a.jpg"), std::string::npos)

@@ -1,0 +1,164 @@
+#include "backup/file_cache.h"
+
+#include <lmdb.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace chatvault::backup {
+namespace {
+
+// Bumped when the entry format changes; a cache with another version is
+// rebuilt.
+constexpr const char* kCacheVersion = "chatvault-file-cache-v1";
+
+Status LmdbError(int rc, const std::string& what) {
+  return Status::IOError(what + ": " + mdb_strerror(rc));
+}
+
+int64_t Ns(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+struct FileCache::Lmdb {
+  MDB_env* env = nullptr;
+  MDB_dbi dbi = 0;
+  MDB_txn* read = nullptr;
+  ~Lmdb() {
+    if (read) mdb_txn_abort(read);
+    if (env) mdb_env_close(env);
+  }
+};
+
+std::string DefaultCacheDir() {
+  if (const char* c = std::getenv("CHATVAULT_CACHE_DIR"); c && *c) return c;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && x[0] == '/') {
+    return std::string(x) + "/chatvault";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/chatvault";
+}
+
+Result<std::unique_ptr<FileCache>> FileCache::Open(
+    const std::string& cache_dir, const std::string& repository_id_hex) {
+  namespace fs = std::filesystem;
+  const std::string dir = cache_dir + "/" + repository_id_hex + "/files";
+  auto try_open = [&]() -> Result<std::unique_ptr<Lmdb>> {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec)
+      return Status::IOError("cannot create cache directory '" + dir +
+                             "': " + ec.message());
+    fs::permissions(cache_dir, fs::perms::owner_all, fs::perm_options::replace,
+                    ec);
+    auto db = std::make_unique<Lmdb>();
+    int rc = mdb_env_create(&db->env);
+    if (rc != 0) return LmdbError(rc, "cache");
+    mdb_env_set_mapsize(db->env, size_t{4} << 30);  // address space, not disk
+    rc = mdb_env_open(db->env, dir.c_str(), MDB_NOTLS, 0600);
+    if (rc != 0) return LmdbError(rc, "cannot open cache '" + dir + "'");
+    MDB_txn* txn = nullptr;
+    rc = mdb_txn_begin(db->env, nullptr, 0, &txn);
+    if (rc != 0) return LmdbError(rc, "cache");
+    rc = mdb_dbi_open(txn, nullptr, 0, &db->dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return LmdbError(rc, "cache");
+    }
+    // The version marker sits under a key no absolute path can have.
+    MDB_val key{1, const_cast<char*>("\x01")}, value;
+    rc = mdb_get(txn, db->dbi, &key, &value);
+    if (rc == MDB_NOTFOUND) {
+      MDB_val v{std::strlen(kCacheVersion), const_cast<char*>(kCacheVersion)};
+      rc = mdb_put(txn, db->dbi, &key, &v, 0);
+    } else if (rc == 0 && std::string_view(static_cast<char*>(value.mv_data),
+                                           value.mv_size) != kCacheVersion) {
+      mdb_txn_abort(txn);
+      return Status::InvalidArgument("cache version differs");
+    }
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return LmdbError(rc, "cache");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return LmdbError(rc, "cache");
+    return db;
+  };
+  Result<std::unique_ptr<Lmdb>> db = try_open();
+  if (!db.ok()) {
+    // Disposable: rebuild from nothing.
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    db = try_open();
+    if (!db.ok()) return db.status();
+  }
+  auto cache = std::unique_ptr<FileCache>(new FileCache());
+  cache->db_ = std::move(*db);
+  int rc =
+      mdb_txn_begin(cache->db_->env, nullptr, MDB_RDONLY, &cache->db_->read);
+  if (rc != 0) return LmdbError(rc, "cache");
+  return cache;
+}
+
+FileCache::~FileCache() = default;
+
+std::optional<pb::FileCacheEntry> FileCache::Lookup(const std::string& path,
+                                                    const struct stat& st) {
+  MDB_val key{path.size(), const_cast<char*>(path.data())}, value;
+  if (mdb_get(db_->read, db_->dbi, &key, &value) != 0) return std::nullopt;
+  pb::FileCacheEntry e;
+  if (!e.ParseFromArray(value.mv_data, static_cast<int>(value.mv_size)))
+    return std::nullopt;
+  if (e.size() != static_cast<uint64_t>(st.st_size) ||
+      e.mtime_ns() != Ns(st.st_mtim) || e.ctime_ns() != Ns(st.st_ctim) ||
+      e.inode() != st.st_ino || e.device() != st.st_dev) {
+    return std::nullopt;
+  }
+  return e;
+}
+
+void FileCache::Record(const std::string& path, const struct stat& st,
+                       std::vector<std::string> content) {
+  pb::FileCacheEntry e;
+  e.set_size(static_cast<uint64_t>(st.st_size));
+  e.set_mtime_ns(Ns(st.st_mtim));
+  e.set_ctime_ns(Ns(st.st_ctim));
+  e.set_inode(st.st_ino);
+  e.set_device(st.st_dev);
+  for (std::string& c : content) e.add_content(std::move(c));
+  pending_.emplace_back(path, e.SerializeAsString());
+}
+
+Status FileCache::Commit() {
+  if (pending_.empty()) return Status::OK();
+  if (db_->read) {
+    mdb_txn_abort(db_->read);
+    db_->read = nullptr;
+  }
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(db_->env, nullptr, 0, &txn);
+  if (rc != 0) return LmdbError(rc, "cache");
+  for (auto& [path, value] : pending_) {
+    MDB_val k{path.size(), path.data()}, v{value.size(), value.data()};
+    rc = mdb_put(txn, db_->dbi, &k, &v, 0);
+    if (rc == MDB_MAP_FULL) {
+      // A full cache only costs re-reading files next time.
+      mdb_txn_abort(txn);
+      pending_.clear();
+      return Status::OK();
+    }
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return LmdbError(rc, "cannot update cache");
+    }
+  }
+  pending_.clear();
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return LmdbError(rc, "cannot update cache");
+  return Status::OK();
+}
+
+}  // namespace chatvault::backup
