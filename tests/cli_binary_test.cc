@@ -115,7 +115,7 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   EXPECT_NE(ls.text.find(dir_ + "/chats/Media/a.jpg"), std::string::npos)
       << ls.text;
   Output stats = RunChatvault(repo() + " stats --json", env);
-  EXPECT_NE(stats.text.find("\"snapshots\":1"), std::string::npos)
+  EXPECT_NE(stats.text.find("\"snapshots\":2"), std::string::npos)
       << stats.text;
   Output restore =
       RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
