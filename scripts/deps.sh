@@ -10,11 +10,15 @@ packages=(
   libprotobuf-dev protobuf-compiler libsqlite3-dev libssl-dev curl python3
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev
 )
-# Extra groups, selected by arguments: `deps.sh s3` adds the Ceph radosgw test server.
+# Extra groups, selected by arguments: `deps.sh s3` adds the Ceph radosgw test
+# server, `deps.sh bench` the peers and photos of the benchmarks.
 for group in "$@"; do
   case "$group" in
     s3) packages+=(ceph-mon ceph-osd radosgw ceph-common) ;;
-    *) echo "deps.sh: unknown package group '$group' (known: s3)" >&2; exit 2 ;;
+    bench) packages+=(restic borgbackup time plasma-workspace-wallpapers gnome-backgrounds
+                      mate-backgrounds) ;;
+    npm) packages+=(npm) ;;
+    *) echo "deps.sh: unknown package group '$group' (known: s3, bench, npm)" >&2; exit 2 ;;
   esac
 done
 
