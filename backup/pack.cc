@@ -98,29 +98,21 @@ crypto::Digest256 BlobId(const crypto::HashKey& blob_id_key,
   return crypto::Blake2b256(blob_id_key, plaintext);
 }
 
-struct PackWriter::ZstdContext {
-  ZstdContext() : cctx(ZSTD_createCCtx()) {}
-  ~ZstdContext() { ZSTD_freeCCtx(cctx); }
-  ZstdContext(const ZstdContext&) = delete;
-  ZstdContext& operator=(const ZstdContext&) = delete;
-  ZSTD_CCtx* cctx;
-};
-
 PackWriter::PackWriter(const crypto::AeadKey& epoch_key, uint32_t epoch,
                        int zstd_level)
     // A 32-byte clone always converts; a moved-from key aborts here, as
     // every use of one must.
     : key_(crypto::AeadKey::FromSecret(epoch_key.secret().Clone()).value()),
       epoch_(epoch),
-      zstd_level_(zstd_level),
-      zstd_(std::make_unique<ZstdContext>()) {}
+      zstd_level_(zstd_level) {}
 
 PackWriter::~PackWriter() = default;
 PackWriter::PackWriter(PackWriter&&) noexcept = default;
 PackWriter& PackWriter::operator=(PackWriter&&) noexcept = default;
 
-Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
-                       ByteView plaintext) {
+Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
+                            pb::BlobType type, const crypto::Digest256& id,
+                            ByteView plaintext, int zstd_level) {
   ObjectType ad_type;
   if (!BlobObjectType(type, &ad_type)) {
     return Status::InvalidArgument("a pack holds only data and tree blobs");
@@ -131,17 +123,17 @@ Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
                                    " bytes is larger than a pack allows (" +
                                    std::to_string(kMaxBlobBytes) + ")");
   }
-  if (ids_.contains(id)) {
-    return Status::AlreadyExists("the pack already holds this blob");
-  }
-  if (zstd_ == nullptr || zstd_->cctx == nullptr) {
+  // One compression context per thread, reused across blobs.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(
+      ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (cctx == nullptr) {
     return Status::ResourceExhausted("could not allocate a zstd context");
   }
 
   // codec || data, compressed in place after the codec byte.
   Bytes body(1 + ZSTD_compressBound(plaintext.size()));
-  size_t n = ZSTD_compressCCtx(zstd_->cctx, body.data() + 1, body.size() - 1,
-                               plaintext.data(), plaintext.size(), zstd_level_);
+  size_t n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
+                               plaintext.data(), plaintext.size(), zstd_level);
   if (ZSTD_isError(n)) {
     return Status::IOError(std::string("zstd compression failed: ") +
                            ZSTD_getErrorName(n));
@@ -157,23 +149,44 @@ Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
       std::memcpy(body.data() + 1, plaintext.data(), plaintext.size());
     }
   }
+  SealedBlob blob;
+  blob.type = type;
+  blob.id = id;
+  blob.raw_length = static_cast<uint32_t>(plaintext.size());
+  blob.sealed = crypto::AeadSeal(key, body, AssociatedData(ad_type, id, epoch));
+  return blob;
+}
 
-  size_t sealed_length = body.size() + crypto::kAeadOverheadBytes;
-  if (data_.size() + sealed_length > UINT32_MAX) {
+Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
+                       ByteView plaintext) {
+  if (ids_.contains(id)) {
+    return Status::AlreadyExists("the pack already holds this blob");
+  }
+  ASSIGN_OR_RETURN(SealedBlob blob,
+                   SealBlob(key_, epoch_, type, id, plaintext, zstd_level_));
+  return AddSealed(std::move(blob));
+}
+
+Status PackWriter::AddSealed(SealedBlob blob) {
+  ObjectType ad_type;
+  if (!BlobObjectType(blob.type, &ad_type)) {
+    return Status::InvalidArgument("a pack holds only data and tree blobs");
+  }
+  if (ids_.contains(blob.id)) {
+    return Status::AlreadyExists("the pack already holds this blob");
+  }
+  if (data_.size() + blob.sealed.size() > UINT32_MAX) {
     return Status::ResourceExhausted(
         "the pack is full (offsets are 32-bit); finish it first");
   }
-  Bytes sealed =
-      crypto::AeadSeal(key_, body, AssociatedData(ad_type, id, epoch_));
-
   pb::PackEntry& entry = entries_.emplace_back();
-  entry.set_id(reinterpret_cast<const char*>(id.data()), id.size());
-  entry.set_type(type);
+  entry.set_id(reinterpret_cast<const char*>(blob.id.data()), blob.id.size());
+  entry.set_type(blob.type);
   entry.set_offset(static_cast<uint32_t>(data_.size()));
-  entry.set_length(static_cast<uint32_t>(sealed.size()));
-  entry.set_raw_length(static_cast<uint32_t>(plaintext.size()));
-  data_.insert(data_.end(), sealed.begin(), sealed.end());
-  ids_.insert(id);
+  entry.set_length(static_cast<uint32_t>(blob.sealed.size()));
+  entry.set_raw_length(blob.raw_length);
+  data_.insert(data_.end(), blob.sealed.begin(), blob.sealed.end());
+  ids_.insert(blob.id);
   return Status::OK();
 }
 

@@ -49,6 +49,25 @@ inline constexpr int kDefaultZstdLevel = 3;
 crypto::Digest256 BlobId(const crypto::HashKey& blob_id_key,
                          ByteView plaintext);
 
+// A blob compressed (when that pays) and sealed for one epoch, ready to be
+// appended to a pack of that epoch.
+struct SealedBlob {
+  pb::BlobType type = pb::BLOB_TYPE_UNSPECIFIED;
+  crypto::Digest256 id{};
+  Bytes sealed;
+  uint32_t raw_length = 0;
+};
+
+// Compresses and seals one blob: the expensive half of PackWriter::Add, so
+// that several threads can prepare blobs for one writer. Thread-safe.
+// InvalidArgument for another blob type or a plaintext over kMaxBlobBytes;
+// IOError/ResourceExhausted if zstd fails.
+[[nodiscard]] Result<SealedBlob> SealBlob(const crypto::AeadKey& key,
+                                          uint32_t epoch, pb::BlobType type,
+                                          const crypto::Digest256& id,
+                                          ByteView plaintext,
+                                          int zstd_level = kDefaultZstdLevel);
+
 struct FinishedPack {
   crypto::Digest256 id;  // unkeyed BLAKE2b-256 of `data`
   Bytes data;
@@ -81,6 +100,10 @@ class PackWriter {
   [[nodiscard]] Status Add(pb::BlobType type, const crypto::Digest256& id,
                            ByteView plaintext);
 
+  // Appends a blob sealed by SealBlob under this writer's key and epoch.
+  // AlreadyExists, InvalidArgument and ResourceExhausted as for Add.
+  [[nodiscard]] Status AddSealed(SealedBlob blob);
+
   // Bytes of sealed blobs so far. The finished pack is longer by its sealed
   // header and the kPackTrailerBytes trailer.
   size_t size() const { return data_.size(); }
@@ -94,12 +117,9 @@ class PackWriter {
   [[nodiscard]] Result<FinishedPack> Finish();
 
  private:
-  struct ZstdContext;
-
   crypto::AeadKey key_;
   uint32_t epoch_;
   int zstd_level_;
-  std::unique_ptr<ZstdContext> zstd_;
   Bytes data_;
   std::vector<pb::PackEntry> entries_;
   std::set<crypto::Digest256> ids_;
