@@ -1,5 +1,6 @@
 #include "backup/blob_store.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -20,7 +21,59 @@ std::string PackName(const crypto::Digest256& pack_id) {
   return "data/" + hex.substr(0, 2) + "/" + hex;
 }
 
-BlobStore::BlobStore(Repository* repo) : repo_(repo) {}
+BlobStore::BlobStore(Repository* repo) : repo_(repo) {
+  epoch_ = repo->keys().current_epoch();
+  unsigned n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+}
+
+BlobStore::~BlobStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void BlobStore::Work() {
+  const crypto::AeadKey& key = *repo_->keys().epoch_key(epoch_);
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    Result<SealedBlob> sealed =
+        SealBlob(key, epoch_, job.type, job.id, job.plaintext);
+    {
+      std::lock_guard lock(mu_);
+      sealed_.push_back(std::move(sealed));
+      in_flight_bytes_ -= job.plaintext.size();
+      --in_flight_jobs_;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+Status BlobStore::Drain(bool all) {
+  std::vector<Result<SealedBlob>> ready;
+  {
+    std::unique_lock lock(mu_);
+    if (all) done_cv_.wait(lock, [&] { return in_flight_jobs_ == 0; });
+    ready.swap(sealed_);
+  }
+  for (Result<SealedBlob>& blob : ready) {
+    RETURN_IF_ERROR(blob.status());
+    if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
+    RETURN_IF_ERROR(writer_->AddSealed(std::move(*blob)));
+    if (writer_->size() >= kTargetPackBytes) RETURN_IF_ERROR(UploadPack());
+  }
+  return Status::OK();
+}
 
 Result<std::unique_ptr<BlobStore>> BlobStore::Open(Repository* repo) {
   auto store = std::unique_ptr<BlobStore>(new BlobStore(repo));
@@ -49,8 +102,8 @@ void BlobStore::AddIndex(const pb::Index& index) {
 }
 
 bool BlobStore::Has(const crypto::Digest256& id) const {
-  // Blobs in the pack being filled are not here yet; PackWriter::Add
-  // refuses those duplicates itself.
+  // Indexed blobs only: those submitted in this session become known once
+  // their pack is indexed (Add checks `submitted_` for them).
   return locations_.count(id) != 0;
 }
 
@@ -68,21 +121,37 @@ size_t BlobStore::known_packs() const {
 
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
                             ByteView plaintext) {
-  if (Has(id)) return false;
-  if (!writer_) {
-    const uint32_t epoch = repo_->keys().current_epoch();
-    writer_.emplace(*repo_->keys().epoch_key(epoch), epoch);
+  if (Has(id) || submitted_.contains(id)) return false;
+  if (plaintext.size() > kMaxBlobBytes) {
+    return Status::InvalidArgument("a blob of " +
+                                   std::to_string(plaintext.size()) +
+                                   " bytes is larger than a pack allows");
   }
-  Status s = writer_->Add(type, id, plaintext);
-  if (s.code() == StatusCode::kAlreadyExists) return false;  // pending already
-  RETURN_IF_ERROR(s);
+  {
+    std::unique_lock lock(mu_);
+    // Bounded memory: wait while the workers are behind.
+    done_cv_.wait(lock, [&] {
+      return in_flight_bytes_ == 0 ||
+             in_flight_bytes_ + plaintext.size() <= kMaxBytesInFlight;
+    });
+    jobs_.push_back(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
+    in_flight_bytes_ += plaintext.size();
+    ++in_flight_jobs_;
+  }
+  work_cv_.notify_one();
+  submitted_.insert(id);
   ++stats_.new_blobs;
   stats_.new_raw_bytes += plaintext.size();
-  if (writer_->size() >= kTargetPackBytes) RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(Drain(false));
   return true;
 }
 
 Status BlobStore::Flush() {
+  RETURN_IF_ERROR(Drain(true));
+  return UploadPack();
+}
+
+Status BlobStore::UploadPack() {
   if (!writer_ || writer_->count() == 0) return Status::OK();
   ASSIGN_OR_RETURN(FinishedPack pack, writer_->Finish());
   // Same bytes, same name: an AlreadyExists from a previous, interrupted

@@ -7,14 +7,26 @@
 // the index. An interrupted session leaves its finished packs indexed, so
 // the next backup does not upload them again.
 //
-// Thread-safety: not thread-safe; one BlobStore per backup or restore.
+// New blobs are compressed and sealed by worker threads (one per core) while
+// the caller goes on reading and chunking; at most kMaxBytesInFlight of
+// plaintext waits for them, so memory stays bounded. Packs are uploaded on
+// the caller's thread, in the order of write ordering above.
+//
+// Thread-safety: the public methods are called from one thread; one
+// BlobStore per backup or restore.
 #ifndef CHATVAULT_BACKUP_BLOB_STORE_H_
 #define CHATVAULT_BACKUP_BLOB_STORE_H_
 
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "backup/pack.h"
 #include "backup/repository.h"
@@ -23,6 +35,8 @@ namespace chatvault::backup {
 
 // Packs are sealed and uploaded once they reach this size.
 inline constexpr size_t kTargetPackBytes = 16u << 20;
+// Plaintext handed to the sealing workers and not yet sealed, at most.
+inline constexpr size_t kMaxBytesInFlight = 64u << 20;
 
 struct BlobStoreStats {
   uint64_t new_blobs = 0;
@@ -36,6 +50,8 @@ class BlobStore {
   // Reads every index in the repository. Corruption names the index that
   // fails to authenticate.
   static Result<std::unique_ptr<BlobStore>> Open(Repository* repo);
+  // Stops the workers; blobs not flushed are dropped.
+  ~BlobStore();
 
   bool Has(const crypto::Digest256& id) const;
   size_t known_blobs() const { return locations_.size(); }
@@ -43,12 +59,16 @@ class BlobStore {
   uint64_t known_raw_bytes() const;
   size_t known_packs() const;
 
-  // Stores a blob unless the repository has it already. Returns whether it
-  // was new. Uploads a pack (then its index) when the pack is full.
+  // Stores a blob unless the repository (or this session) has it already.
+  // Returns whether it was new. The blob is sealed in the background;
+  // sealed blobs are packed, and a full pack is uploaded (then its index)
+  // during a later Add or Flush, which also return any error of the
+  // background work.
   Result<bool> Add(pb::BlobType type, const crypto::Digest256& id,
                    ByteView plaintext);
 
-  // Uploads the pending pack and its index, if any blob is pending.
+  // Waits for the workers, then uploads the pending pack and its index, if
+  // any blob is pending.
   Status Flush();
 
   // Reads and authenticates a blob; Corruption if its plaintext does not
@@ -63,13 +83,35 @@ class BlobStore {
     uint32_t epoch;
     pb::PackEntry entry;
   };
+  struct Job {
+    pb::BlobType type;
+    crypto::Digest256 id;
+    Bytes plaintext;
+  };
   explicit BlobStore(Repository* repo);
   void AddIndex(const pb::Index& index);
+  void Work();
+  // Moves sealed blobs into the pack, uploading full packs. With `all`,
+  // first waits until every submitted blob is sealed.
+  Status Drain(bool all);
+  Status UploadPack();
 
   Repository* repo_;
   std::map<crypto::Digest256, Location> locations_;
+  std::set<crypto::Digest256> submitted_;  // this session, not yet indexed
   std::optional<PackWriter> writer_;
   BlobStoreStats stats_;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // jobs arrived, or stopping
+  std::condition_variable done_cv_;  // a job finished
+  std::deque<Job> jobs_;
+  std::vector<Result<SealedBlob>> sealed_;
+  size_t in_flight_bytes_ = 0;
+  size_t in_flight_jobs_ = 0;
+  bool stopping_ = false;
+  uint32_t epoch_ = 0;
+  std::vector<std::thread> workers_;
 };
 
 // "data/<first two hex digits>/<pack id>".
