@@ -6,15 +6,7 @@
 #include <vector>
 
 namespace chatvault::backup {
-namespace {
-
-crypto::Digest256 ToDigest(const std::string& s) {
-  crypto::Digest256 d{};
-  if (s.size() == d.size()) std::memcpy(d.data(), s.data(), d.size());
-  return d;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string PackName(const crypto::Digest256& pack_id) {
   std::string hex = HexEncode(pack_id);
@@ -93,10 +85,11 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(Repository* repo) {
 
 void BlobStore::AddIndex(const pb::Index& index) {
   for (const pb::IndexPack& pack : index.packs()) {
-    crypto::Digest256 pack_id = ToDigest(pack.pack_id());
+    crypto::Digest256 pack_id = crypto::Digest256FromBytes(pack.pack_id());
     for (const pb::PackEntry& e : pack.entries()) {
       if (e.id().size() != 32) continue;
-      locations_.emplace(ToDigest(e.id()), Location{pack_id, pack.epoch(), e});
+      locations_.emplace(crypto::Digest256FromBytes(e.id()),
+                         Location{pack_id, pack.epoch(), e});
     }
   }
 }

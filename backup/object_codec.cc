@@ -21,20 +21,6 @@ void RequireId(ByteView id32) {
   }
 }
 
-void AppendU32Le(Bytes& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) {
-    out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint32_t ReadU32Le(const std::byte* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) {
-    v = (v << 8) | std::to_integer<uint32_t>(p[i]);
-  }
-  return v;
-}
-
 bool IsKnownType(uint8_t t) {
   switch (static_cast<ObjectType>(t)) {
     case ObjectType::kConfig:

@@ -20,20 +20,6 @@ constexpr std::byte kCodecZstd{1};
 // hashes the header itself, so it names 32 zero bytes.
 constexpr crypto::Digest256 kHeaderAdId{};
 
-void AppendU32Le(Bytes& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) {
-    out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint32_t ReadU32Le(const std::byte* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) {
-    v = (v << 8) | std::to_integer<uint32_t>(p[i]);
-  }
-  return v;
-}
-
 // The associated-data type of a blob type (BlobType 1 and 2 are object
 // types 3 and 4); false for anything else.
 bool BlobObjectType(pb::BlobType type, ObjectType* out) {

@@ -14,12 +14,6 @@
 namespace chatvault::backup {
 namespace {
 
-crypto::Digest256 ToDigest(const std::string& s) {
-  crypto::Digest256 d{};
-  if (s.size() == d.size()) std::memcpy(d.data(), s.data(), d.size());
-  return d;
-}
-
 Status CheckName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." ||
       name.find('/') != std::string::npos ||
@@ -73,7 +67,8 @@ class Restorer {
             return Status::AlreadyExists("'" + path +
                                          "' exists and is not a directory");
           }
-          RETURN_IF_ERROR(RestoreTree(ToDigest(node.subtree()), path, spath));
+          RETURN_IF_ERROR(RestoreTree(
+              crypto::Digest256FromBytes(node.subtree()), path, spath));
           // Mode and times last: restoring the children changes them.
           if (::chmod(path.c_str(), node.mode() & 07777) != 0) {
             return StatusFromErrno(errno,
@@ -131,7 +126,7 @@ class Restorer {
     Status s;
     uint64_t offset = 0;
     for (const std::string& id : node.content()) {
-      Result<Bytes> chunk = store_->Read(ToDigest(id));
+      Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
       if (!chunk.ok()) {
         s = chunk.status().WithContext(path);
         break;
@@ -234,7 +229,8 @@ Status WalkTree(
     const std::string path = prefix + "/" + node.name();
     RETURN_IF_ERROR(fn(path, node));
     if (node.type() == pb::NODE_TYPE_DIR) {
-      RETURN_IF_ERROR(WalkTree(store, ToDigest(node.subtree()), path, fn));
+      RETURN_IF_ERROR(WalkTree(
+          store, crypto::Digest256FromBytes(node.subtree()), path, fn));
     }
   }
   return Status::OK();
@@ -249,7 +245,7 @@ Status ListSnapshot(
   RETURN_IF_ERROR(
       repo->LoadObject(ObjectType::kSnapshot, "snapshots", snapshot_id, &snap));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, BlobStore::Open(repo));
-  return WalkTree(store.get(), ToDigest(snap.tree()), "", fn);
+  return WalkTree(store.get(), crypto::Digest256FromBytes(snap.tree()), "", fn);
 }
 
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
@@ -262,8 +258,8 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
     return StatusFromErrno(errno, "cannot create '" + options.target + "'");
   }
   Restorer restorer(store.get(), options);
-  RETURN_IF_ERROR(
-      restorer.RestoreTree(ToDigest(snap.tree()), options.target, ""));
+  RETURN_IF_ERROR(restorer.RestoreTree(crypto::Digest256FromBytes(snap.tree()),
+                                       options.target, ""));
   return restorer.result();
 }
 

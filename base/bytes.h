@@ -6,6 +6,7 @@
 #define CHATVAULT_BASE_BYTES_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,19 @@ inline std::string_view AsChars(ByteView b) {
 inline Bytes ToBytes(std::string_view s) {
   ByteView v = AsBytes(s);
   return Bytes(v.begin(), v.end());
+}
+
+// Appends `v` as 4 little-endian bytes.
+inline void AppendU32Le(Bytes& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+  }
+}
+// Reads 4 little-endian bytes. REQUIRES: 4 bytes readable at `p`.
+inline uint32_t ReadU32Le(const std::byte* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | std::to_integer<uint32_t>(p[i]);
+  return v;
 }
 
 // Lower-case hex.

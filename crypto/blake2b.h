@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -39,6 +40,17 @@ class HashKey {
   explicit HashKey(SecretBytes key) : key_(std::move(key)) {}
   SecretBytes key_;
 };
+
+// A digest stored as bytes (protobuf fields): the 32 bytes, or all zeros
+// when `bytes` has another length (an ID nothing is stored under).
+inline Digest256 Digest256FromBytes(std::string_view bytes) {
+  Digest256 d{};
+  if (bytes.size() == d.size()) {
+    for (size_t i = 0; i < d.size(); ++i)
+      d[i] = static_cast<std::byte>(bytes[i]);
+  }
+  return d;
+}
 
 // Keyed BLAKE2b-256 of `data`.
 Digest256 Blake2b256(const HashKey& key, ByteView data);
