@@ -14,11 +14,6 @@ static_assert(kAeadKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 static_assert(kAeadNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(kAeadTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 
-const unsigned char* U8(const std::byte* p) {
-  return reinterpret_cast<const unsigned char*>(p);
-}
-unsigned char* U8(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
-
 Status OpenFailed() {
   return Status::Corruption(
       "authentication failed: the data was damaged or tampered with, or it "

@@ -10,11 +10,6 @@ namespace {
 static_assert(kHashKeyBytes == crypto_generichash_KEYBYTES);
 static_assert(kDigest256Bytes == crypto_generichash_BYTES);
 
-const unsigned char* U8(const std::byte* p) {
-  return reinterpret_cast<const unsigned char*>(p);
-}
-unsigned char* U8(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
-
 }  // namespace
 
 HashKey HashKey::Generate() {

@@ -16,11 +16,6 @@ static_assert(kSealedBoxOverheadBytes == crypto_box_SEALBYTES);
 static_assert(crypto_scalarmult_BYTES == 32 &&
               crypto_scalarmult_SCALARBYTES == 32);
 
-const unsigned char* U8(const std::byte* p) {
-  return reinterpret_cast<const unsigned char*>(p);
-}
-unsigned char* U8(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
-
 }  // namespace
 
 Result<BoxPublicKey> BoxPublicKey::FromBytes(ByteView bytes) {

@@ -13,11 +13,6 @@ static_assert(kVerifyKeyBytes == crypto_sign_PUBLICKEYBYTES);
 static_assert(kSigningSeedBytes == crypto_sign_SEEDBYTES);
 static_assert(kSignatureBytes == crypto_sign_BYTES);
 
-const unsigned char* U8(const std::byte* p) {
-  return reinterpret_cast<const unsigned char*>(p);
-}
-unsigned char* U8(std::byte* p) { return reinterpret_cast<unsigned char*>(p); }
-
 }  // namespace
 
 Result<VerifyKey> VerifyKey::FromBytes(ByteView bytes) {

@@ -18,6 +18,14 @@ void EnsureSodium();
 // otherwise hash without a key or pass NULL to libsodium.
 const unsigned char* KeyBytes(const SecretBytes& key, size_t size);
 
+// libsodium takes unsigned char pointers; chatvault holds std::byte.
+inline const unsigned char* U8(const std::byte* p) {
+  return reinterpret_cast<const unsigned char*>(p);
+}
+inline unsigned char* U8(std::byte* p) {
+  return reinterpret_cast<unsigned char*>(p);
+}
+
 // Aborts with `what` when `condition` is false: for contract violations that
 // must not pass silently in release builds.
 void Check(bool condition, const char* what);
