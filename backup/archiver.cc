@@ -10,7 +10,9 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <ctime>
 #include <map>
+#include <memory>
 
 #include "backup/blob_store.h"
 #include "backup/file_cache.h"
@@ -27,7 +29,16 @@ int64_t MtimeNs(const struct stat& st) {
 std::string Absolute(const std::string& path) {
   char buf[PATH_MAX];
   if (::realpath(path.c_str(), buf) != nullptr) return buf;
-  return path;
+  // A dangling symlink: resolve the directory, keep the last component.
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  std::string dir =
+      slash == std::string::npos ? "." : p.substr(0, slash == 0 ? 1 : slash);
+  std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+  if (::realpath(dir.c_str(), buf) == nullptr) return p;
+  std::string d = buf;
+  return (d == "/" ? "" : d) + "/" + base;
 }
 
 class Archiver {
@@ -61,9 +72,13 @@ class Archiver {
     if (S_ISREG(st.st_mode)) {
       node.set_type(pb::NODE_TYPE_FILE);
       if (!ReuseUnchanged(path, st, &node)) {
-        Status s = SaveFile(path, &node);
+        std::optional<struct stat> after;
+        Status s = SaveFile(path, &node, &after);
+        // The repository failing stops the backup; only the source file
+        // failing is "unreadable".
+        RETURN_IF_ERROR(store_error_);
         if (!s.ok()) return Unreadable(path, s);
-        if (cache_) {
+        if (cache_ && after && CacheSafe(st, *after)) {
           cache_->Record(path, st,
                          {node.content().begin(), node.content().end()});
         }
@@ -101,10 +116,21 @@ class Archiver {
         Status s = StatusFromErrno(errno, "cannot list '" + path + "'");
         unreadable_.push_back(path + ": " + std::string(s.message()));
       } else {
-        while (dirent* e = ::readdir(d)) {
+        for (;;) {
+          errno = 0;
+          dirent* e = ::readdir(d);
+          if (e == nullptr) {
+            if (errno != 0) {
+              // A partial listing would silently drop files: report it.
+              Status s = StatusFromErrno(errno, "cannot list '" + path + "'");
+              unreadable_.push_back(path + ": " + std::string(s.message()));
+            }
+            break;
+          }
           if (std::strcmp(e->d_name, ".") == 0 ||
-              std::strcmp(e->d_name, "..") == 0)
+              std::strcmp(e->d_name, "..") == 0) {
             continue;
+          }
           names.emplace_back(e->d_name);
         }
         ::closedir(d);
@@ -143,16 +169,30 @@ class Archiver {
     return false;
   }
 
+  // A source file that cannot be read is reported and left out; callers
+  // pass only errors of the local file system here (repository errors are
+  // returned before, through store_error_).
   Result<std::optional<pb::Node>> Unreadable(const std::string& path,
                                              const Status& s) {
-    // A file we may not read is reported, not fatal; anything else (the
-    // repository failing) stops the backup.
-    if (s.code() == StatusCode::kPermissionDenied ||
-        s.code() == StatusCode::kNotFound || s.code() == StatusCode::kIOError) {
+    if (s.code() != StatusCode::kNotFound) {
       unreadable_.push_back(path + ": " + std::string(s.message()));
-      return std::optional<pb::Node>();
     }
-    return s;
+    return std::optional<pb::Node>();
+  }
+
+  // Whether a file read as `before` may be cached: unchanged while it was
+  // read, and not modified within the last second, when a write of the same
+  // size could leave size and timestamps as they are ("racy" files, as git
+  // calls them).
+  static bool CacheSafe(const struct stat& before, const struct stat& after) {
+    if (before.st_size != after.st_size || before.st_ino != after.st_ino ||
+        MtimeNs(before) != MtimeNs(after) ||
+        before.st_ctim.tv_sec != after.st_ctim.tv_sec ||
+        before.st_ctim.tv_nsec != after.st_ctim.tv_nsec) {
+      return false;
+    }
+    const std::time_t now = std::time(nullptr);
+    return now - after.st_mtim.tv_sec > 1 && now - after.st_ctim.tv_sec > 1;
   }
 
   // Fills `node` from the cache if the file is unchanged since it was last
@@ -171,48 +211,58 @@ class Archiver {
     for (const std::string& id : e->content()) node->add_content(id);
     node->set_size(e->size());
     ++files_unchanged_;
+    progress_state_.bytes_skipped += e->size();
     // Recorded again so the entry survives into the next cache state.
     cache_->Record(path, st, {e->content().begin(), e->content().end()});
     return true;
   }
 
-  Status SaveFile(const std::string& path, pb::Node* node) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // Reads and chunks the file at `path`. Returns errors of the source file;
+  // a repository error is kept in store_error_ (and returned too). `after`
+  // receives the file's status once it has been read.
+  Status SaveFile(const std::string& path, pb::Node* node,
+                  std::optional<struct stat>* after) {
+    // O_NONBLOCK: a path swapped for a FIFO must not hang the backup.
+    int fd =
+        ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return StatusFromErrno(errno, "cannot open '" + path + "'");
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::NotFound("'" + path + "' is no longer a regular file");
+    }
     progress_state_.current = path;
     const size_t max = chunker_.params().max_size;
-    Bytes buf;
-    buf.reserve(2 * max);
+    // One buffer for all files, never zero-filled: `filled` bytes of it
+    // hold data.
+    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(2 * max);
+    size_t filled = 0;
     bool eof = false;
     uint64_t size = 0;
     Status status;
     while (status.ok()) {
-      while (!eof && buf.size() < 2 * max) {
-        size_t old = buf.size();
-        buf.resize(2 * max);
-        ssize_t n = ::read(fd, buf.data() + old, buf.size() - old);
+      while (!eof && filled < 2 * max) {
+        ssize_t n = ::read(fd, buf_.get() + filled, 2 * max - filled);
         if (n < 0) {
-          if (errno == EINTR) {
-            buf.resize(old);
-            continue;
-          }
+          if (errno == EINTR) continue;
           status = StatusFromErrno(errno, "cannot read '" + path + "'");
-          buf.resize(old);
           break;
         }
-        buf.resize(old + static_cast<size_t>(n));
+        filled += static_cast<size_t>(n);
         if (n == 0) eof = true;
       }
-      if (!status.ok() || buf.empty()) break;
+      if (!status.ok() || filled == 0) break;
+      const ByteView data(buf_.get(), filled);
       size_t offset = 0;
-      while (offset < buf.size() && (eof || buf.size() - offset >= max)) {
-        Chunker::Cut cut = chunker_.FindCut(ByteView(buf).subspan(offset));
-        ByteView chunk = ByteView(buf).subspan(offset, cut.length);
+      while (offset < filled && (eof || filled - offset >= max)) {
+        Chunker::Cut cut = chunker_.FindCut(data.subspan(offset));
+        ByteView chunk = data.subspan(offset, cut.length);
         crypto::Digest256 id = BlobId(repo_->keys().blob_id_key(), chunk);
         Result<bool> added = store_->Add(pb::BLOB_TYPE_DATA, id, chunk);
         if (!added.ok()) {
           ::close(fd);
-          return added.status();
+          store_error_ = added.status();
+          return store_error_;
         }
         if (*added) progress_state_.bytes_new += chunk.size();
         node->add_content(std::string(AsChars(id)));
@@ -220,10 +270,12 @@ class Archiver {
         size += cut.length;
         progress_state_.bytes_read += cut.length;
       }
-      buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(offset));
+      std::memmove(buf_.get(), buf_.get() + offset, filled - offset);
+      filled -= offset;
       Report();
-      if (eof && buf.empty()) break;
+      if (eof && filled == 0) break;
     }
+    if (status.ok() && ::fstat(fd, &st) == 0) *after = st;
     ::close(fd);
     RETURN_IF_ERROR(status);
     node->set_size(size);
@@ -243,6 +295,8 @@ class Archiver {
   const ProgressFn& progress_;
   BackupProgress progress_state_;
   std::vector<std::string> unreadable_;
+  std::unique_ptr<std::byte[]> buf_;
+  Status store_error_;
 };
 
 // The directories leading to the backed-up paths, with the paths' own

@@ -28,8 +28,9 @@ struct BackupProgress {
   uint64_t files = 0;
   uint64_t dirs = 0;
   uint64_t bytes_read = 0;
-  uint64_t bytes_new = 0;  // plaintext of blobs not in the repository yet
-  std::string current;     // the file being read
+  uint64_t bytes_new = 0;      // plaintext of blobs not in the repository yet
+  uint64_t bytes_skipped = 0;  // of files the cache showed unchanged
+  std::string current;         // the file being read
 };
 
 struct BackupResult {

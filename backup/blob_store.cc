@@ -15,14 +15,13 @@ std::string PackName(const crypto::Digest256& pack_id) {
 
 BlobStore::BlobStore(Repository* repo) : repo_(repo) {
   epoch_ = repo->keys().current_epoch();
-  unsigned n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
 }
 
 BlobStore::~BlobStore() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    jobs_.clear();  // unflushed blobs are dropped, not sealed
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -114,7 +113,17 @@ size_t BlobStore::known_packs() const {
 
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
                             ByteView plaintext) {
+  // After a failure the session is over: blobs already submitted may be lost.
+  RETURN_IF_ERROR(error_);
   if (Has(id) || submitted_.contains(id)) return false;
+  if (workers_.empty()) {
+    if (repo_->keys().epoch_key(epoch_) == nullptr) {
+      return Status::PermissionDenied(
+          "this holder lacks the current key epoch");
+    }
+    unsigned n = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  }
   if (plaintext.size() > kMaxBlobBytes) {
     return Status::InvalidArgument("a blob of " +
                                    std::to_string(plaintext.size()) +
@@ -135,13 +144,16 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
   submitted_.insert(id);
   ++stats_.new_blobs;
   stats_.new_raw_bytes += plaintext.size();
-  RETURN_IF_ERROR(Drain(false));
+  error_ = Drain(false);
+  RETURN_IF_ERROR(error_);
   return true;
 }
 
 Status BlobStore::Flush() {
-  RETURN_IF_ERROR(Drain(true));
-  return UploadPack();
+  RETURN_IF_ERROR(error_);
+  error_ = Drain(true);
+  if (error_.ok()) error_ = UploadPack();
+  return error_;
 }
 
 Status BlobStore::UploadPack() {
@@ -171,6 +183,10 @@ Result<Bytes> BlobStore::Read(const crypto::Digest256& id) {
     return Status::NotFound("blob " + HexEncode(id) + " is in no index");
   }
   const Location& loc = it->second;
+  if (loc.entry.length() > kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes) {
+    return Status::Corruption("the index gives blob " + HexEncode(id) +
+                              " an impossible length");
+  }
   const crypto::AeadKey* key = repo_->keys().epoch_key(loc.epoch);
   if (key == nullptr) {
     return Status::PermissionDenied(

@@ -110,6 +110,7 @@ class BlobStore {
   size_t in_flight_bytes_ = 0;
   size_t in_flight_jobs_ = 0;
   bool stopping_ = false;
+  Status error_;  // the first failure; every later Add and Flush returns it
   uint32_t epoch_ = 0;
   std::vector<std::thread> workers_;
 };

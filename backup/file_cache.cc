@@ -1,10 +1,13 @@
 #include "backup/file_cache.h"
 
 #include <lmdb.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+
+#include "crypto/blake2b.h"
 
 namespace chatvault::backup {
 namespace {
@@ -15,6 +18,13 @@ constexpr const char* kCacheVersion = "chatvault-file-cache-v1";
 
 Status LmdbError(int rc, const std::string& what) {
   return Status::IOError(what + ": " + mdb_strerror(rc));
+}
+
+// Entries are keyed by a hash of the path: LMDB keys are at most 511
+// bytes, paths are not.
+std::string PathKey(const std::string& path) {
+  Result<Bytes> h = crypto::Blake2b(AsBytes(path), 32);
+  return std::string(AsChars(*h));
 }
 
 int64_t Ns(const struct timespec& ts) {
@@ -57,7 +67,11 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
     auto db = std::make_unique<Lmdb>();
     int rc = mdb_env_create(&db->env);
     if (rc != 0) return LmdbError(rc, "cache");
-    mdb_env_set_mapsize(db->env, size_t{4} << 30);  // address space, not disk
+    // Address space, not disk; smaller where address space is scarce.
+    const size_t map =
+        sizeof(size_t) >= 8 ? (size_t{4} << 30) : (size_t{256} << 20);
+    rc = mdb_env_set_mapsize(db->env, map);
+    if (rc != 0) return LmdbError(rc, "cache");
     rc = mdb_env_open(db->env, dir.c_str(), MDB_NOTLS, 0600);
     if (rc != 0) return LmdbError(rc, "cannot open cache '" + dir + "'");
     MDB_txn* txn = nullptr;
@@ -88,7 +102,11 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
     return db;
   };
   Result<std::unique_ptr<Lmdb>> db = try_open();
-  if (!db.ok()) {
+  // Rebuild only a cache that is damaged or of another version, not one
+  // that is merely busy or unreadable for now.
+  if (!db.ok() &&
+      (db.status().code() == StatusCode::kInvalidArgument ||
+       db.status().message().find("MDB_") != std::string_view::npos)) {
     // Disposable: rebuild from nothing.
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -107,7 +125,13 @@ FileCache::~FileCache() = default;
 
 std::optional<pb::FileCacheEntry> FileCache::Lookup(const std::string& path,
                                                     const struct stat& st) {
-  MDB_val key{path.size(), const_cast<char*>(path.data())}, value;
+  if (db_->read == nullptr &&
+      mdb_txn_begin(db_->env, nullptr, MDB_RDONLY, &db_->read) != 0) {
+    db_->read = nullptr;
+    return std::nullopt;
+  }
+  std::string k = PathKey(path);
+  MDB_val key{k.size(), k.data()}, value;
   if (mdb_get(db_->read, db_->dbi, &key, &value) != 0) return std::nullopt;
   pb::FileCacheEntry e;
   if (!e.ParseFromArray(value.mv_data, static_cast<int>(value.mv_size)))
@@ -129,7 +153,7 @@ void FileCache::Record(const std::string& path, const struct stat& st,
   e.set_inode(st.st_ino);
   e.set_device(st.st_dev);
   for (std::string& c : content) e.add_content(std::move(c));
-  pending_.emplace_back(path, e.SerializeAsString());
+  pending_.emplace_back(PathKey(path), e.SerializeAsString());
 }
 
 Status FileCache::Commit() {

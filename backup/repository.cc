@@ -111,23 +111,43 @@ Result<std::unique_ptr<Repository>> Repository::Open(
                 backend->Properties().location
           : "wrong recovery code for the repository at " +
                 backend->Properties().location);
+  // A damaged or hostile key object must not hide a good one: skip it and
+  // report it only if no holder opens. Holder derivations (Argon2id runs)
+  // are capped, so that a store full of key objects cannot stall opening.
+  constexpr int kMaxDerivations = 8;
+  int derivations = 0;
+  Status skipped;
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(Bytes data, backend->Load(name, 0, storage::kToEnd));
     pb::KeyObject object;
     if (!object.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-      return Status::Corruption("key object '" + name + "' does not parse");
+      skipped = Status::Corruption("key object '" + name + "' does not parse");
+      continue;
     }
     if (object.kind() != kind) continue;
-    ASSIGN_OR_RETURN(crypto::BoxKeyPair pair, holder(object));
-    Result<RepositoryKeys> keys = OpenKeyObject(object, pair);
+    if (++derivations > kMaxDerivations) {
+      return Status::Corruption(
+          "the repository at " + backend->Properties().location +
+          " has more than 8 key objects of this kind; it may "
+          "have been tampered with");
+    }
+    Result<crypto::BoxKeyPair> pair = holder(object);
+    if (!pair.ok()) {
+      skipped = pair.status().WithContext(name);
+      continue;
+    }
+    Result<RepositoryKeys> keys = OpenKeyObject(object, *pair);
     if (keys.status().code() == StatusCode::kPermissionDenied) continue;
-    if (!keys.ok()) return keys.status().WithContext(name);
+    if (!keys.ok()) {
+      skipped = keys.status().WithContext(name);
+      continue;
+    }
     auto repo =
         std::unique_ptr<Repository>(new Repository(backend, std::move(*keys)));
     RETURN_IF_ERROR(repo->LoadConfig());
     return repo;
   }
-  return last;
+  return skipped.ok() ? last : skipped;
 }
 
 Status Repository::LoadConfig() {

@@ -14,6 +14,8 @@
 namespace chatvault::backup {
 namespace {
 
+// Permission bits only: setuid, setgid and sticky bits from a repository
+// are not restored, so restoring as root cannot create setuid programs.
 Status CheckName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." ||
       name.find('/') != std::string::npos ||
@@ -70,7 +72,7 @@ class Restorer {
           RETURN_IF_ERROR(RestoreTree(
               crypto::Digest256FromBytes(node.subtree()), path, spath));
           // Mode and times last: restoring the children changes them.
-          if (::chmod(path.c_str(), node.mode() & 07777) != 0) {
+          if (::chmod(path.c_str(), node.mode() & 0777) != 0) {
             return StatusFromErrno(errno,
                                    "cannot set the mode of '" + path + "'");
           }
@@ -157,7 +159,7 @@ class Restorer {
     if (s.ok() && ::ftruncate(fd, static_cast<off_t>(offset)) != 0) {
       s = StatusFromErrno(errno, "cannot size '" + path + "'");
     }
-    if (s.ok() && ::fchmod(fd, node.mode() & 07777) != 0) {
+    if (s.ok() && ::fchmod(fd, node.mode() & 0777) != 0) {
       s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
     }
     ::close(fd);

@@ -71,7 +71,8 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
 
   const bool json = ctx.options().json;
   const bool tty = !json && !ctx.options().quiet && ::isatty(STDERR_FILENO);
-  const uint64_t estimate = (tty || json) ? EstimateBytes(args.paths) : 0;
+  // The stat walk only serves the ETA on a terminal.
+  const uint64_t estimate = tty ? EstimateBytes(args.paths) : 0;
   const auto start = std::chrono::steady_clock::now();
   auto last = start - std::chrono::seconds(1);
   auto progress = [&](const backup::BackupProgress& p) {
@@ -79,22 +80,23 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
     if (now - last < std::chrono::milliseconds(json ? 1000 : 200)) return;
     last = now;
     double secs = std::chrono::duration<double>(now - start).count();
-    double rate = secs > 0 ? static_cast<double>(p.bytes_read) / secs : 0;
-    double eta = rate > 0 && estimate > p.bytes_read
-                     ? static_cast<double>(estimate - p.bytes_read) / rate
+    const uint64_t done = p.bytes_read + p.bytes_skipped;
+    double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    double eta = rate > 0 && estimate > done
+                     ? static_cast<double>(estimate - done) / rate
                      : 0;
     if (json) {
       std::cout << nlohmann::json{{"type", "progress"},
                                   {"files", p.files},
                                   {"bytes_read", p.bytes_read},
-                                  {"bytes_total_estimate", estimate},
+                                  {"bytes_skipped", p.bytes_skipped},
                                   {"bytes_new", p.bytes_new},
                                   {"seconds", secs}}
                        .dump()
                 << "\n";
     } else if (tty) {
       std::fprintf(stderr, "\r\033[K%s / %s, %llu files, %s/s, ETA %.0f s",
-                   HumanBytes(static_cast<double>(p.bytes_read)).c_str(),
+                   HumanBytes(static_cast<double>(done)).c_str(),
                    HumanBytes(static_cast<double>(estimate)).c_str(),
                    static_cast<unsigned long long>(p.files),
                    HumanBytes(rate).c_str(), eta);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "crypto/recovery_code.h"
 
@@ -100,6 +101,8 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   std::filesystem::create_directories(dir_ + "/chats/Media");
   std::ofstream(dir_ + "/chats/msgstore.db") << std::string(100000, 'm');
   std::ofstream(dir_ + "/chats/Media/a.jpg") << "jpeg";
+  // Files changed within the last second are never cached.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   Output backup =
       RunChatvault(repo() + " backup " + dir_ + "/chats --json", env);
   ASSERT_EQ(backup.exit_code, 0) << backup.text;
