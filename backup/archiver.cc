@@ -91,8 +91,17 @@ class Archiver {
       ++progress_state_.dirs;
     } else if (S_ISLNK(st.st_mode)) {
       node.set_type(pb::NODE_TYPE_SYMLINK);
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+      // lstat's size may be stale (the link changed) or 0 (some file
+      // systems): grow the buffer until the target fits.
+      std::string target(
+          std::max<size_t>(static_cast<size_t>(st.st_size) + 1, 256), '\0');
+      ssize_t n;
+      while ((n = ::readlink(path.c_str(), target.data(), target.size())) >=
+                 0 &&
+             static_cast<size_t>(n) == target.size() &&
+             target.size() < (1u << 20)) {
+        target.resize(target.size() * 2);
+      }
       if (n < 0) {
         return Unreadable(
             path, StatusFromErrno(errno, "cannot read link '" + path + "'"));
