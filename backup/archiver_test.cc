@@ -14,6 +14,7 @@
 
 #include "backup/blob_store.h"
 #include "backup/restorer.h"
+#include "backup/test_util.h"
 #include "storage/fault_backend.h"
 #include "storage/mem_backend.h"
 
@@ -22,14 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-InitOptions SmallChunks() {
-  InitOptions o;
-  o.kdf.t_cost = crypto::kArgon2MinTCost;
-  o.kdf.m_cost_kib = crypto::kArgon2MinMCostKib;
-  o.kdf.parallelism = crypto::kArgon2MinParallelism;
-  o.chunker = {4096, 16384, 65536, 1};
-  return o;
-}
+InitOptions SmallChunks() { return testing::FastInit({4096, 16384, 65536, 1}); }
 
 std::string RandomText(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -2,18 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "backup/test_util.h"
+
 namespace chatvault::backup {
 namespace {
 
-// The weakest accepted parameters keep the tests fast.
-crypto::Argon2Params FastKdf() {
-  crypto::Argon2Params p;
-  p.t_cost = crypto::kArgon2MinTCost;
-  p.m_cost_kib = crypto::kArgon2MinMCostKib;
-  p.parallelism = crypto::kArgon2MinParallelism;
-  p.salt.fill(std::byte{7});
-  return p;
-}
+using testing::FastKdf;
 
 // Two key sets are the same if they produce the same IDs and decrypt each
 // other's data.

@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "backup/test_util.h"
 #include "storage/mem_backend.h"
 
 namespace chatvault::backup {
 namespace {
 
-InitOptions FastOptions() {
-  InitOptions o;
-  o.kdf.t_cost = crypto::kArgon2MinTCost;
-  o.kdf.m_cost_kib = crypto::kArgon2MinMCostKib;
-  o.kdf.parallelism = crypto::kArgon2MinParallelism;
-  return o;
-}
+using testing::FastInit;
+InitOptions FastOptions() { return FastInit(); }
 
 class RepositoryTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 
 #include "backup/archiver.h"
 #include "backup/restorer.h"
+#include "backup/test_util.h"
 #include "crypto/random.h"
 #include "storage/local_backend.h"
 #include "tests/storage_conformance/fixture.h"
@@ -20,12 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 InitOptions Fast() {
-  InitOptions o;
-  o.kdf.t_cost = crypto::kArgon2MinTCost;
-  o.kdf.m_cost_kib = crypto::kArgon2MinMCostKib;
-  o.kdf.parallelism = crypto::kArgon2MinParallelism;
-  o.chunker = {16 << 10, 64 << 10, 256 << 10, 1};
-  return o;
+  return testing::FastInit({16 << 10, 64 << 10, 256 << 10, 1});
 }
 
 std::string Tmp(const char* tag) {
