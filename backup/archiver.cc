@@ -245,6 +245,14 @@ class Archiver {
     // One buffer for all files, never zero-filled: `filled` bytes of it
     // hold data.
     if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(2 * max);
+    std::vector<uint64_t> tickets;
+    // Every submitted chunk is resolved, even when reading fails halfway.
+    auto resolve = [&] {
+      for (uint64_t t : tickets) {
+        crypto::Digest256 id = store_->Resolve(t);
+        node->add_content(std::string(AsChars(id)));
+      }
+    };
     size_t filled = 0;
     bool eof = false;
     uint64_t size = 0;
@@ -266,15 +274,15 @@ class Archiver {
       while (offset < filled && (eof || filled - offset >= max)) {
         Chunker::Cut cut = chunker_.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);
-        crypto::Digest256 id = BlobId(repo_->keys().blob_id_key(), chunk);
-        Result<bool> added = store_->Add(pb::BLOB_TYPE_DATA, id, chunk);
-        if (!added.ok()) {
+        // Hashed (and sealed, if new) by the store's workers.
+        Result<uint64_t> ticket = store_->Submit(
+            pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()));
+        if (!ticket.ok()) {
           ::close(fd);
-          store_error_ = added.status();
+          store_error_ = ticket.status();
           return store_error_;
         }
-        if (*added) progress_state_.bytes_new += chunk.size();
-        node->add_content(std::string(AsChars(id)));
+        tickets.push_back(*ticket);
         offset += cut.length;
         size += cut.length;
         progress_state_.bytes_read += cut.length;
@@ -286,13 +294,16 @@ class Archiver {
     }
     if (status.ok() && ::fstat(fd, &st) == 0) *after = st;
     ::close(fd);
+    resolve();
     RETURN_IF_ERROR(status);
     node->set_size(size);
     return Status::OK();
   }
 
   void Report() {
-    if (progress_) progress_(progress_state_);
+    if (!progress_) return;
+    progress_state_.bytes_new = store_->stats().new_raw_bytes;
+    progress_(progress_state_);
   }
 
   Repository* repo_;

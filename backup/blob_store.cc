@@ -20,8 +20,7 @@ BlobStore::BlobStore(Repository* repo) : repo_(repo) {
 BlobStore::~BlobStore() {
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
-    jobs_.clear();  // unflushed blobs are dropped, not sealed
+    stopping_ = true;  // unflushed blobs are dropped, not sealed
   }
   work_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
@@ -29,23 +28,40 @@ BlobStore::~BlobStore() {
 
 void BlobStore::Work() {
   const crypto::AeadKey& key = *repo_->keys().epoch_key(epoch_);
+  const crypto::HashKey& id_key = repo_->keys().blob_id_key();
+  std::unique_lock lock(mu_);
   for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+    work_cv_.wait(lock, [&] {
+      return stopping_ || !to_hash_.empty() || !to_seal_.empty();
+    });
+    if (stopping_) return;
+    if (!to_hash_.empty()) {
+      Job job = std::move(to_hash_.front());
+      to_hash_.pop_front();
+      lock.unlock();
+      job.id = BlobId(id_key, job.plaintext);
+      lock.lock();
+      hashed_.emplace(job.ticket, *job.id);
+      if (locations_.contains(*job.id) || !submitted_.insert(*job.id).second) {
+        in_flight_bytes_ -= job.plaintext.size();
+        --in_flight_jobs_;
+      } else {
+        ++stats_.new_blobs;
+        stats_.new_raw_bytes += job.plaintext.size();
+        to_seal_.push_back(std::move(job));
+      }
+      done_cv_.notify_all();
+      continue;
     }
+    Job job = std::move(to_seal_.front());
+    to_seal_.pop_front();
+    lock.unlock();
     Result<SealedBlob> sealed =
-        SealBlob(key, epoch_, job.type, job.id, job.plaintext);
-    {
-      std::lock_guard lock(mu_);
-      sealed_.push_back(std::move(sealed));
-      in_flight_bytes_ -= job.plaintext.size();
-      --in_flight_jobs_;
-    }
+        SealBlob(key, epoch_, job.type, *job.id, job.plaintext);
+    lock.lock();
+    sealed_.push_back(std::move(sealed));
+    in_flight_bytes_ -= job.plaintext.size();
+    --in_flight_jobs_;
     done_cv_.notify_all();
   }
 }
@@ -83,6 +99,7 @@ Result<std::unique_ptr<BlobStore>> BlobStore::Open(Repository* repo) {
 }
 
 void BlobStore::AddIndex(const pb::Index& index) {
+  std::lock_guard lock(mu_);
   for (const pb::IndexPack& pack : index.packs()) {
     crypto::Digest256 pack_id = crypto::Digest256FromBytes(pack.pack_id());
     for (const pb::PackEntry& e : pack.entries()) {
@@ -111,11 +128,44 @@ size_t BlobStore::known_packs() const {
   return packs.size();
 }
 
+void BlobStore::Enqueue(Job job) {
+  const size_t size = job.plaintext.size();
+  {
+    std::unique_lock lock(mu_);
+    // Bounded memory: wait while the workers are behind.
+    done_cv_.wait(lock, [&] {
+      return in_flight_bytes_ == 0 ||
+             in_flight_bytes_ + size <= kMaxBytesInFlight;
+    });
+    in_flight_bytes_ += size;
+    ++in_flight_jobs_;
+    (job.id ? to_seal_ : to_hash_).push_back(std::move(job));
+  }
+  work_cv_.notify_one();
+}
+
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
                             ByteView plaintext) {
+  RETURN_IF_ERROR(Admit(plaintext.size()));
+  {
+    std::lock_guard lock(mu_);
+    if (locations_.contains(id) || !submitted_.insert(id).second) return false;
+    ++stats_.new_blobs;
+    stats_.new_raw_bytes += plaintext.size();
+  }
+  Enqueue(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
+  error_ = Drain(false);
+  RETURN_IF_ERROR(error_);
+  return true;
+}
+
+Status BlobStore::Admit(size_t size) {
   // After a failure the session is over: blobs already submitted may be lost.
   RETURN_IF_ERROR(error_);
-  if (Has(id) || submitted_.contains(id)) return false;
+  if (size > kMaxBlobBytes) {
+    return Status::InvalidArgument("a blob of " + std::to_string(size) +
+                                   " bytes is larger than a pack allows");
+  }
   if (workers_.empty()) {
     if (repo_->keys().epoch_key(epoch_) == nullptr) {
       return Status::PermissionDenied(
@@ -124,29 +174,23 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
     unsigned n = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
   }
-  if (plaintext.size() > kMaxBlobBytes) {
-    return Status::InvalidArgument("a blob of " +
-                                   std::to_string(plaintext.size()) +
-                                   " bytes is larger than a pack allows");
-  }
-  {
-    std::unique_lock lock(mu_);
-    // Bounded memory: wait while the workers are behind.
-    done_cv_.wait(lock, [&] {
-      return in_flight_bytes_ == 0 ||
-             in_flight_bytes_ + plaintext.size() <= kMaxBytesInFlight;
-    });
-    jobs_.push_back(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
-    in_flight_bytes_ += plaintext.size();
-    ++in_flight_jobs_;
-  }
-  work_cv_.notify_one();
-  submitted_.insert(id);
-  ++stats_.new_blobs;
-  stats_.new_raw_bytes += plaintext.size();
+  return Status::OK();
+}
+
+Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext) {
+  RETURN_IF_ERROR(Admit(plaintext.size()));
+  const uint64_t ticket = next_ticket_++;
+  Enqueue(Job{type, std::nullopt, std::move(plaintext), ticket});
   error_ = Drain(false);
   RETURN_IF_ERROR(error_);
-  return true;
+  return ticket;
+}
+
+crypto::Digest256 BlobStore::Resolve(uint64_t ticket) {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [&] { return hashed_.contains(ticket); });
+  auto node = hashed_.extract(ticket);
+  return node.mapped();
 }
 
 Status BlobStore::Flush() {

@@ -7,10 +7,12 @@
 // the index. An interrupted session leaves its finished packs indexed, so
 // the next backup does not upload them again.
 //
-// New blobs are compressed and sealed by worker threads (one per core) while
-// the caller goes on reading and chunking; at most kMaxBytesInFlight of
-// plaintext waits for them, so memory stays bounded. Packs are uploaded on
-// the caller's thread, in the order of write ordering above.
+// Data blobs are hashed, deduplicated, compressed and sealed by worker
+// threads (one per core) while the caller goes on reading and chunking; at
+// most kMaxBytesInFlight of plaintext waits for them, so memory stays
+// bounded. Workers hash before they seal, so the caller waiting for the IDs
+// of a file's chunks waits for hashing only. Packs are uploaded on the
+// caller's thread, in the order of write ordering above.
 //
 // Thread-safety: the public methods are called from one thread; one
 // BlobStore per backup or restore.
@@ -67,6 +69,14 @@ class BlobStore {
   Result<bool> Add(pb::BlobType type, const crypto::Digest256& id,
                    ByteView plaintext);
 
+  // Hands a data blob whose ID is not computed yet to the workers, which
+  // hash it, and seal it unless the repository or this session has it.
+  // Returns a ticket for Resolve. Errors as for Add.
+  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext);
+  // The ID of a submitted blob, once a worker has hashed it; each ticket is
+  // resolved once.
+  crypto::Digest256 Resolve(uint64_t ticket);
+
   // Waits for the workers, then uploads the pending pack and its index, if
   // any blob is pending.
   Status Flush();
@@ -75,7 +85,10 @@ class BlobStore {
   // hash to `id`, NotFound if no index lists it.
   Result<Bytes> Read(const crypto::Digest256& id);
 
-  const BlobStoreStats& stats() const { return stats_; }
+  BlobStoreStats stats() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
 
  private:
   struct Location {
@@ -85,11 +98,17 @@ class BlobStore {
   };
   struct Job {
     pb::BlobType type;
-    crypto::Digest256 id;
+    std::optional<crypto::Digest256> id;  // nullopt: the worker hashes
     Bytes plaintext;
+    uint64_t ticket = 0;
   };
   explicit BlobStore(Repository* repo);
   void AddIndex(const pb::Index& index);
+  // Checks a new blob's size and the session's health; starts the workers
+  // on first use.
+  Status Admit(size_t size);
+  // Waits for room for `bytes` more plaintext, then queues the job.
+  void Enqueue(Job job);
   void Work();
   // Moves sealed blobs into the pack, uploading full packs. With `all`,
   // first waits until every submitted blob is sealed.
@@ -97,15 +116,21 @@ class BlobStore {
   Status UploadPack();
 
   Repository* repo_;
+  std::optional<PackWriter> writer_;
+
+  // mu_ guards everything below. locations_ is written only on the
+  // caller's thread, under mu_, so that thread reads it without locking;
+  // workers read it under mu_.
+  mutable std::mutex mu_;
   std::map<crypto::Digest256, Location> locations_;
   std::set<crypto::Digest256> submitted_;  // this session, not yet indexed
-  std::optional<PackWriter> writer_;
   BlobStoreStats stats_;
-
-  std::mutex mu_;
   std::condition_variable work_cv_;  // jobs arrived, or stopping
-  std::condition_variable done_cv_;  // a job finished
-  std::deque<Job> jobs_;
+  std::condition_variable done_cv_;  // a job was hashed or finished
+  std::deque<Job> to_hash_;          // taken before to_seal_
+  std::deque<Job> to_seal_;
+  std::map<uint64_t, crypto::Digest256> hashed_;  // ticket -> ID
+  uint64_t next_ticket_ = 1;
   std::vector<Result<SealedBlob>> sealed_;
   size_t in_flight_bytes_ = 0;
   size_t in_flight_jobs_ = 0;

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -36,6 +37,24 @@ bool BlobObjectType(pb::BlobType type, ObjectType* out) {
 }
 
 ByteView IdView(const std::string& id) { return AsBytes(id); }
+
+// Whether compressing `plaintext` is worth trying: for blobs above a few
+// slices, four 4 KiB slices spread over the blob are compressed at zstd's
+// fastest level, and data they do not shrink by 3% (JPEG, video, zip) is
+// stored as is without spending a full compression on it. A wrong guess
+// costs space, never correctness.
+bool WorthCompressing(ZSTD_CCtx* cctx, ByteView plaintext) {
+  constexpr size_t kSlice = 4096, kSlices = 4;
+  if (plaintext.size() < 8 * kSlice * kSlices) return true;
+  std::byte sample[kSlice * kSlices];
+  const size_t stride = (plaintext.size() - kSlice) / (kSlices - 1);
+  for (size_t i = 0; i < kSlices; ++i) {
+    std::memcpy(sample + i * kSlice, plaintext.data() + i * stride, kSlice);
+  }
+  std::byte out[ZSTD_COMPRESSBOUND(kSlice * kSlices)];
+  size_t n = ZSTD_compressCCtx(cctx, out, sizeof out, sample, sizeof sample, 1);
+  return !ZSTD_isError(n) && n < sizeof sample * 97 / 100;
+}
 
 Status BadBlob(ObjectType type, std::string_view what) {
   return Status::Corruption("a " + std::string(ObjectTypeName(type)) +
@@ -117,12 +136,16 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
   }
 
   // codec || data, compressed in place after the codec byte.
-  Bytes body(1 + ZSTD_compressBound(plaintext.size()));
-  size_t n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
-                               plaintext.data(), plaintext.size(), zstd_level);
-  if (ZSTD_isError(n)) {
-    return Status::IOError(std::string("zstd compression failed: ") +
-                           ZSTD_getErrorName(n));
+  Bytes body;
+  size_t n = SIZE_MAX;
+  if (WorthCompressing(cctx.get(), plaintext)) {
+    body.resize(1 + ZSTD_compressBound(plaintext.size()));
+    n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
+                          plaintext.data(), plaintext.size(), zstd_level);
+    if (ZSTD_isError(n)) {
+      return Status::IOError(std::string("zstd compression failed: ") +
+                             ZSTD_getErrorName(n));
+    }
   }
   if (n < plaintext.size()) {
     body[0] = kCodecZstd;

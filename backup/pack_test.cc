@@ -161,6 +161,28 @@ TEST_F(PackTest, CompressesOnlyWhenItShrinks) {
   }
 }
 
+TEST_F(PackTest, LargeBlobsAreProbedBeforeCompressing) {
+  // 1 MiB: random (a photo), text (a database), and text whose first
+  // quarter is random: the probe's slices see mostly text, so it is
+  // compressed, and everything reads back.
+  Bytes text = Text(20000);  // over 1 MiB of lines
+  text.resize(1 << 20);
+  Bytes mixed = text;
+  Bytes head = RandomData(1 << 18, 5);
+  std::copy(head.begin(), head.end(), mixed.begin());
+  std::vector<TestBlob> blobs = {
+      Blob(pb::BLOB_TYPE_DATA, RandomData(1 << 20, 4)),
+      Blob(pb::BLOB_TYPE_DATA, text),
+      Blob(pb::BLOB_TYPE_DATA, std::move(mixed)),
+  };
+  FinishedPack pack = Write(blobs, key_, 0);
+  EXPECT_EQ(pack.entries[0].length(),
+            blobs[0].data.size() + kMinSealedBlobBytes);
+  EXPECT_LT(pack.entries[1].length(), blobs[1].data.size() / 2);
+  EXPECT_LT(pack.entries[2].length(), blobs[2].data.size() * 4 / 5);
+  ExpectReadsBack(pack, blobs, key_);
+}
+
 // Pins section 5.3 with the primitives directly, not with the reader.
 TEST_F(PackTest, LayoutMatchesDesign) {
   std::vector<TestBlob> blobs = VariedBlobs();
