@@ -399,7 +399,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
                    Chunker::Create({cc.min_size(), cc.avg_size(), cc.max_size(),
                                     static_cast<int>(cc.normalization())},
                                    gear));
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, BlobStore::Open(repo));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
+                   BlobStore::Open(repo, options.cache_dir));
   std::vector<std::string> warnings;
   std::unique_ptr<FileCache> cache;
   if (!options.cache_dir.empty()) {

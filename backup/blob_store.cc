@@ -42,7 +42,7 @@ void BlobStore::Work() {
       job.id = BlobId(id_key, job.plaintext);
       lock.lock();
       hashed_.emplace(job.ticket, *job.id);
-      if (locations_.contains(*job.id) || !submitted_.insert(*job.id).second) {
+      if (index_->Contains(*job.id) || !submitted_.insert(*job.id).second) {
         in_flight_bytes_ -= job.plaintext.size();
         --in_flight_jobs_;
       } else {
@@ -82,50 +82,31 @@ Status BlobStore::Drain(bool all) {
   return Status::OK();
 }
 
-Result<std::unique_ptr<BlobStore>> BlobStore::Open(Repository* repo) {
+Result<std::unique_ptr<BlobStore>> BlobStore::Open(
+    Repository* repo, const std::string& cache_dir) {
   auto store = std::unique_ptr<BlobStore>(new BlobStore(repo));
-  std::vector<std::string> ids;
-  RETURN_IF_ERROR(
-      repo->backend()->List("index/", [&](const storage::ObjectInfo& info) {
-        ids.push_back(info.name.substr(6));
-        return Status::OK();
-      }));
-  for (const std::string& id : ids) {
-    pb::Index index;
-    RETURN_IF_ERROR(repo->LoadObject(ObjectType::kIndex, "index", id, &index));
-    store->AddIndex(index);
-  }
+  ASSIGN_OR_RETURN(store->index_, BlobIndex::Open(repo, cache_dir));
   return store;
-}
-
-void BlobStore::AddIndex(const pb::Index& index) {
-  std::lock_guard lock(mu_);
-  for (const pb::IndexPack& pack : index.packs()) {
-    crypto::Digest256 pack_id = crypto::Digest256FromBytes(pack.pack_id());
-    for (const pb::PackEntry& e : pack.entries()) {
-      if (e.id().size() != 32) continue;
-      locations_.emplace(crypto::Digest256FromBytes(e.id()),
-                         Location{pack_id, pack.epoch(), e});
-    }
-  }
 }
 
 bool BlobStore::Has(const crypto::Digest256& id) const {
   // Indexed blobs only: those submitted in this session become known once
   // their pack is indexed (Add checks `submitted_` for them).
-  return locations_.count(id) != 0;
+  std::lock_guard lock(mu_);
+  return index_->Contains(id);
 }
 
-uint64_t BlobStore::known_raw_bytes() const {
-  uint64_t total = 0;
-  for (const auto& [id, loc] : locations_) total += loc.entry.raw_length();
-  return total;
-}
-
-size_t BlobStore::known_packs() const {
+BlobStore::Totals BlobStore::known() const {
+  std::lock_guard lock(mu_);
+  Totals t;
   std::set<crypto::Digest256> packs;
-  for (const auto& [id, loc] : locations_) packs.insert(loc.pack);
-  return packs.size();
+  index_->ForEach([&](const crypto::Digest256&, const BlobLocation& loc) {
+    ++t.blobs;
+    t.raw_bytes += loc.entry.raw_length();
+    packs.insert(loc.pack);
+  });
+  t.packs = packs.size();
+  return t;
 }
 
 void BlobStore::Enqueue(Job job) {
@@ -149,7 +130,7 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
   RETURN_IF_ERROR(Admit(plaintext.size()));
   {
     std::lock_guard lock(mu_);
-    if (locations_.contains(id) || !submitted_.insert(id).second) return false;
+    if (index_->Contains(id) || !submitted_.insert(id).second) return false;
     ++stats_.new_blobs;
     stats_.new_raw_bytes += plaintext.size();
   }
@@ -215,18 +196,23 @@ Status BlobStore::UploadPack() {
   entry->set_pack_id(std::string(AsChars(pack.id)));
   entry->set_epoch(pack.epoch);
   for (const pb::PackEntry& e : pack.entries) *entry->add_entries() = e;
-  RETURN_IF_ERROR(
-      repo_->SaveObject(ObjectType::kIndex, "index", index).status());
-  AddIndex(index);
+  ASSIGN_OR_RETURN(std::string name,
+                   repo_->SaveObject(ObjectType::kIndex, "index", index));
+  std::lock_guard lock(mu_);
+  index_->Add(name, index);
   return Status::OK();
 }
 
 Result<Bytes> BlobStore::Read(const crypto::Digest256& id) {
-  auto it = locations_.find(id);
-  if (it == locations_.end()) {
+  std::optional<BlobLocation> found;
+  {
+    std::lock_guard lock(mu_);
+    found = index_->Find(id);
+  }
+  if (!found) {
     return Status::NotFound("blob " + HexEncode(id) + " is in no index");
   }
-  const Location& loc = it->second;
+  const BlobLocation& loc = *found;
   if (loc.entry.length() > kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes) {
     return Status::Corruption("the index gives blob " + HexEncode(id) +
                               " an impossible length");

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "backup/blob_index.h"
 #include "backup/pack.h"
 #include "backup/repository.h"
 
@@ -49,17 +50,22 @@ struct BlobStoreStats {
 
 class BlobStore {
  public:
-  // Reads every index in the repository. Corruption names the index that
-  // fails to authenticate.
-  static Result<std::unique_ptr<BlobStore>> Open(Repository* repo);
+  // Reads the repository's indexes (through the index cache below
+  // `cache_dir`, if not empty; see blob_index.h). Corruption names the index
+  // that fails to authenticate.
+  static Result<std::unique_ptr<BlobStore>> Open(
+      Repository* repo, const std::string& cache_dir = "");
   // Stops the workers; blobs not flushed are dropped.
   ~BlobStore();
 
   bool Has(const crypto::Digest256& id) const;
-  size_t known_blobs() const { return locations_.size(); }
-  // Plaintext bytes of all known blobs, and the number of distinct packs.
-  uint64_t known_raw_bytes() const;
-  size_t known_packs() const;
+  struct Totals {
+    uint64_t blobs = 0;
+    uint64_t raw_bytes = 0;  // plaintext of all known blobs
+    uint64_t packs = 0;      // distinct packs holding them
+  };
+  Totals known() const;
+  const BlobIndex& index() const { return *index_; }
 
   // Stores a blob unless the repository (or this session) has it already.
   // Returns whether it was new. The blob is sealed in the background;
@@ -91,11 +97,6 @@ class BlobStore {
   }
 
  private:
-  struct Location {
-    crypto::Digest256 pack;
-    uint32_t epoch;
-    pb::PackEntry entry;
-  };
   struct Job {
     pb::BlobType type;
     std::optional<crypto::Digest256> id;  // nullopt: the worker hashes
@@ -103,7 +104,6 @@ class BlobStore {
     uint64_t ticket = 0;
   };
   explicit BlobStore(Repository* repo);
-  void AddIndex(const pb::Index& index);
   // Checks a new blob's size and the session's health; starts the workers
   // on first use.
   Status Admit(size_t size);
@@ -118,11 +118,9 @@ class BlobStore {
   Repository* repo_;
   std::optional<PackWriter> writer_;
 
-  // mu_ guards everything below. locations_ is written only on the
-  // caller's thread, under mu_, so that thread reads it without locking;
-  // workers read it under mu_.
+  // mu_ guards everything below: the workers consult the index too.
   mutable std::mutex mu_;
-  std::map<crypto::Digest256, Location> locations_;
+  std::unique_ptr<BlobIndex> index_;
   std::set<crypto::Digest256> submitted_;  // this session, not yet indexed
   BlobStoreStats stats_;
   std::condition_variable work_cv_;  // jobs arrived, or stopping

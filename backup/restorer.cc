@@ -255,7 +255,8 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   pb::Snapshot snap;
   RETURN_IF_ERROR(
       repo->LoadObject(ObjectType::kSnapshot, "snapshots", snapshot_id, &snap));
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, BlobStore::Open(repo));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
+                   BlobStore::Open(repo, options.cache_dir));
   if (::mkdir(options.target.c_str(), 0700) != 0 && errno != EEXIST) {
     return StatusFromErrno(errno, "cannot create '" + options.target + "'");
   }

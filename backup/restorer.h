@@ -23,6 +23,8 @@ struct RestoreOptions {
   std::vector<std::string>
       includes;  // fnmatch on the snapshot path; empty: all
   std::vector<std::string> excludes;
+  // The local cache's directory, for the index cache; empty: none.
+  std::string cache_dir;
 };
 
 struct RestoreResult {

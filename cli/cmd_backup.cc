@@ -64,9 +64,7 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
   options.excludes = args.excludes;
   options.hostname = args.host;
   if (!args.no_cache) {
-    options.cache_dir = ctx.options().cache_dir.empty()
-                            ? backup::DefaultCacheDir()
-                            : ctx.options().cache_dir;
+    options.cache_dir = ctx.cache_dir();
   }
 
   const bool json = ctx.options().json;
@@ -162,7 +160,8 @@ void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code) {
   cmd->add_option("--host", args->host,
                   "Host name to record (default: this host's)");
   cmd->add_flag("--no-cache", args->no_cache,
-                "Read every file, ignoring the file-change cache");
+                "Ignore the local cache: read every file, and every index "
+                "from the repository");
   cmd->callback(
       [&ctx, &exit_code, args] { exit_code = RunBackup(ctx, *args); });
 }

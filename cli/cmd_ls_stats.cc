@@ -81,13 +81,14 @@ int RunStats(Context& ctx) {
   }
   if (!s.ok()) return Fail(s);
   Result<std::unique_ptr<backup::BlobStore>> store =
-      backup::BlobStore::Open(repo->get());
+      backup::BlobStore::Open(repo->get(), ctx.cache_dir());
   if (!store.ok()) return Fail(store.status());
-  const uint64_t raw = (*store)->known_raw_bytes();
+  const backup::BlobStore::Totals known = (*store)->known();
+  const uint64_t raw = known.raw_bytes;
   if (ctx.options().json) {
     std::cout << nlohmann::json{{"snapshots", snapshots},
-                                {"packs", (*store)->known_packs()},
-                                {"blobs", (*store)->known_blobs()},
+                                {"packs", known.packs},
+                                {"blobs", known.blobs},
                                 {"unique_bytes", raw},
                                 {"stored_bytes", stored}}
                      .dump()
@@ -96,8 +97,8 @@ int RunStats(Context& ctx) {
   }
   ctx.out() << "Repository " << ctx.location() << "\n"
             << "  snapshots     " << snapshots << "\n"
-            << "  packs         " << (*store)->known_packs() << "\n"
-            << "  unique blobs  " << (*store)->known_blobs() << "\n"
+            << "  packs         " << known.packs << "\n"
+            << "  unique blobs  " << known.blobs << "\n"
             << "  unique data   " << raw << " bytes\n"
             << "  stored        " << stored
             << " bytes (compressed, encrypted)\n";

@@ -23,6 +23,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
   backup::RestoreOptions options;
   options.target = args.target;
   options.includes = args.includes;
+  options.cache_dir = ctx.cache_dir();
   options.excludes = args.excludes;
   auto start = std::chrono::steady_clock::now();
   Result<backup::RestoreResult> r = backup::Restore(repo->get(), *id, options);

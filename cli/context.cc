@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "backup/file_cache.h"
 #include "cli/exit_codes.h"
 #include "cli/passphrase.h"
 #include "storage/url.h"
@@ -18,6 +19,11 @@ std::string DefaultRepositoryLocation() {
     base = std::string(home ? home : ".") + "/.local/share";
   }
   return base + "/chatvault/repo";
+}
+
+std::string Context::cache_dir() const {
+  return options_.cache_dir.empty() ? backup::DefaultCacheDir()
+                                    : options_.cache_dir;
 }
 
 std::string Context::location() const {

@@ -34,6 +34,8 @@ class Context {
 
   const GlobalOptions& options() const { return options_; }
   std::string location() const;
+  // --cache-dir, else the default (backup::DefaultCacheDir).
+  std::string cache_dir() const;
 
   // The backend for the repository location (created on first use).
   Result<storage::Backend*> Backend();
