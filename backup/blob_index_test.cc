@@ -193,3 +193,84 @@ TEST_F(BlobIndexTest, TamperedIndexObjectIsCorruption) {
 
 }  // namespace
 }  // namespace chatvault::backup
+
+namespace chatvault::backup {
+namespace {
+
+using ReadAheadTest = BlobIndexTest;
+
+std::vector<std::string> Raw(const std::vector<crypto::Digest256>& ids) {
+  std::vector<std::string> raw;
+  for (const auto& id : ids) raw.emplace_back(AsChars(id));
+  return raw;
+}
+
+TEST_F(ReadAheadTest, ReadsAheadInOrderWithRepeatsAndUnknownIds) {
+  std::vector<crypto::Digest256> ids = AddBlobs(30, 1);
+  Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(repo_.get());
+  ASSERT_TRUE(store.ok());
+  std::vector<Bytes> expected;
+  for (const auto& id : ids) {
+    Result<Bytes> b = (*store)->Read(id);
+    ASSERT_TRUE(b.ok());
+    expected.push_back(*b);
+  }
+  // A file whose chunks repeat, with an ID no index lists in the middle.
+  std::vector<crypto::Digest256> order = ids;
+  order.insert(order.begin() + 10, ids[3]);
+  crypto::Digest256 unknown{};
+  unknown[0] = std::byte{1};
+  order.insert(order.begin() + 20, unknown);
+  (*store)->ReadAhead(Raw(order));
+  for (const auto& id : order) {
+    Result<Bytes> b = (*store)->Read(id);
+    if (id == unknown) {
+      EXPECT_EQ(b.status().code(), StatusCode::kNotFound);
+      continue;
+    }
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    size_t i = std::find(ids.begin(), ids.end(), id) - ids.begin();
+    EXPECT_EQ(*b, expected[i]);
+  }
+}
+
+TEST_F(ReadAheadTest, DamagedBlobFailsOnlyItsOwnRead) {
+  std::vector<crypto::Digest256> ids = AddBlobs(5, 1);
+  Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(repo_.get());
+  ASSERT_TRUE(store.ok());
+  // Flip a byte inside the third blob of the (only) pack.
+  std::optional<BlobLocation> loc = (*store)->index().Find(ids[2]);
+  ASSERT_TRUE(loc);
+  const std::string name = PackName(loc->pack);
+  Result<Bytes> pack = backend_.Load(name, 0, storage::kToEnd);
+  ASSERT_TRUE(pack.ok());
+  (*pack)[loc->entry.offset() + loc->entry.length() / 2] ^= std::byte{4};
+  ASSERT_TRUE(backend_.Remove(name).ok());
+  ASSERT_TRUE(
+      backend_.Save(name, *pack, storage::SaveMode::kCreateIfAbsent).ok());
+  (*store)->ReadAhead(Raw(ids));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Result<Bytes> b = (*store)->Read(ids[i]);
+    EXPECT_EQ(b.ok(), i != 2) << i;
+    if (i == 2) {
+      EXPECT_EQ(b.status().code(), StatusCode::kCorruption);
+    }
+  }
+}
+
+TEST_F(ReadAheadTest, DroppedReadAheadLeavesDirectReadsWorking) {
+  std::vector<crypto::Digest256> ids = AddBlobs(20, 1);
+  Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(repo_.get());
+  ASSERT_TRUE(store.ok());
+  (*store)->ReadAhead(Raw(ids));
+  ASSERT_TRUE((*store)->Read(ids[0]).ok());
+  (*store)->DropReadAhead();
+  // Nothing waits for the dropped reads, and the IDs read directly.
+  for (const auto& id : ids) EXPECT_TRUE((*store)->Read(id).ok());
+  // And read-ahead works again afterwards.
+  (*store)->ReadAhead(Raw(ids));
+  for (const auto& id : ids) EXPECT_TRUE((*store)->Read(id).ok());
+}
+
+}  // namespace
+}  // namespace chatvault::backup

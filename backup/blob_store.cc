@@ -27,14 +27,38 @@ BlobStore::~BlobStore() {
 }
 
 void BlobStore::Work() {
-  const crypto::AeadKey& key = *repo_->keys().epoch_key(epoch_);
   const crypto::HashKey& id_key = repo_->keys().blob_id_key();
   std::unique_lock lock(mu_);
+  // Read-ahead stops while its results wait to be taken (bounded memory),
+  // but a result is always allowed when none are held.
+  auto may_read = [&] {
+    if (to_read_.empty()) return false;
+    const size_t held = reading_bytes_ + fetched_bytes_;
+    return held == 0 ||
+           held + to_read_.front().loc.entry.raw_length() <= kMaxBytesInFlight;
+  };
   for (;;) {
     work_cv_.wait(lock, [&] {
-      return stopping_ || !to_hash_.empty() || !to_seal_.empty();
+      return stopping_ || !to_hash_.empty() || may_read() ||
+             !to_seal_.empty();
     });
     if (stopping_) return;
+    if (to_hash_.empty() && may_read()) {
+      ReadJob job = std::move(to_read_.front());
+      to_read_.pop_front();
+      const size_t size = job.loc.entry.raw_length();
+      reading_bytes_ += size;
+      lock.unlock();
+      Result<Bytes> plain = Fetch(job.id, job.loc);
+      lock.lock();
+      reading_bytes_ -= size;
+      if (job.generation == read_generation_) {
+        fetched_bytes_ += size;
+        fetched_.emplace(job.id, Fetched{size, std::move(plain)});
+      }
+      done_cv_.notify_all();
+      continue;
+    }
     if (!to_hash_.empty()) {
       Job job = std::move(to_hash_.front());
       to_hash_.pop_front();
@@ -56,8 +80,10 @@ void BlobStore::Work() {
     Job job = std::move(to_seal_.front());
     to_seal_.pop_front();
     lock.unlock();
-    Result<SealedBlob> sealed =
-        SealBlob(key, epoch_, job.type, *job.id, job.plaintext);
+    // Admit checked that this holder has the current epoch's key.
+    Result<SealedBlob> sealed = SealBlob(*repo_->keys().epoch_key(epoch_),
+                                         epoch_, job.type, *job.id,
+                                         job.plaintext);
     lock.lock();
     sealed_.push_back(std::move(sealed));
     in_flight_bytes_ -= job.plaintext.size();
@@ -152,10 +178,14 @@ Status BlobStore::Admit(size_t size) {
       return Status::PermissionDenied(
           "this holder lacks the current key epoch");
     }
-    unsigned n = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+    StartWorkers();
   }
   return Status::OK();
+}
+
+void BlobStore::StartWorkers() {
+  unsigned n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
 }
 
 Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext) {
@@ -203,16 +233,53 @@ Status BlobStore::UploadPack() {
   return Status::OK();
 }
 
+void BlobStore::ReadAhead(std::span<const std::string> ids) {
+  std::lock_guard lock(mu_);
+  if (workers_.empty()) StartWorkers();
+  for (const std::string& raw : ids) {
+    if (raw.size() != crypto::kDigest256Bytes) continue;
+    const crypto::Digest256 id = crypto::Digest256FromBytes(raw);
+    std::optional<BlobLocation> loc = index_->Find(id);
+    if (!loc) continue;  // Read reports it
+    to_read_.push_back(ReadJob{id, std::move(*loc), read_generation_});
+    ++read_ahead_[id];
+  }
+  work_cv_.notify_all();
+}
+
+void BlobStore::DropReadAhead() {
+  std::lock_guard lock(mu_);
+  ++read_generation_;  // results of reads under way are dropped too
+  to_read_.clear();
+  fetched_.clear();
+  read_ahead_.clear();
+  fetched_bytes_ = 0;
+  work_cv_.notify_all();
+}
+
 Result<Bytes> BlobStore::Read(const crypto::Digest256& id) {
   std::optional<BlobLocation> found;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    auto ahead = read_ahead_.find(id);
+    if (ahead != read_ahead_.end()) {
+      done_cv_.wait(lock, [&] { return fetched_.contains(id); });
+      auto node = fetched_.extract(id);
+      fetched_bytes_ -= node.mapped().size;
+      if (--ahead->second == 0) read_ahead_.erase(ahead);
+      work_cv_.notify_all();
+      return std::move(node.mapped().plaintext);
+    }
     found = index_->Find(id);
   }
   if (!found) {
     return Status::NotFound("blob " + HexEncode(id) + " is in no index");
   }
-  const BlobLocation& loc = *found;
+  return Fetch(id, *found);
+}
+
+Result<Bytes> BlobStore::Fetch(const crypto::Digest256& id,
+                               const BlobLocation& loc) const {
   if (loc.entry.length() > kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes) {
     return Status::Corruption("the index gives blob " + HexEncode(id) +
                               " an impossible length");

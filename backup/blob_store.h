@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,6 +92,14 @@ class BlobStore {
   // hash to `id`, NotFound if no index lists it.
   Result<Bytes> Read(const crypto::Digest256& id);
 
+  // Has the workers read (and authenticate) these blobs ahead, in order,
+  // for Read to take: the caller should then Read them in the same order.
+  // At most kMaxBytesInFlight of them wait to be taken. IDs that are
+  // malformed or in no index are skipped here and reported by Read.
+  void ReadAhead(std::span<const std::string> ids);
+  // Forgets blobs read ahead and not taken (after a failure).
+  void DropReadAhead();
+
   BlobStoreStats stats() const {
     std::lock_guard lock(mu_);
     return stats_;
@@ -104,6 +113,19 @@ class BlobStore {
     uint64_t ticket = 0;
   };
   explicit BlobStore(Repository* repo);
+  struct ReadJob {
+    crypto::Digest256 id;
+    BlobLocation loc;
+    uint64_t generation;
+  };
+  struct Fetched {
+    size_t size;  // counted in fetched_bytes_
+    Result<Bytes> plaintext;
+  };
+  void StartWorkers();
+  // Loads and authenticates the blob at `loc`.
+  Result<Bytes> Fetch(const crypto::Digest256& id,
+                      const BlobLocation& loc) const;
   // Checks a new blob's size and the session's health; starts the workers
   // on first use.
   Status Admit(size_t size);
@@ -128,6 +150,12 @@ class BlobStore {
   std::deque<Job> to_hash_;          // taken before to_seal_
   std::deque<Job> to_seal_;
   std::map<uint64_t, crypto::Digest256> hashed_;  // ticket -> ID
+  std::deque<ReadJob> to_read_;
+  std::multimap<crypto::Digest256, Fetched> fetched_;  // read, not taken
+  std::map<crypto::Digest256, int> read_ahead_;  // queued, under way or ready
+  size_t reading_bytes_ = 0;
+  size_t fetched_bytes_ = 0;
+  uint64_t read_generation_ = 0;
   uint64_t next_ticket_ = 1;
   std::vector<Result<SealedBlob>> sealed_;
   size_t in_flight_bytes_ = 0;

@@ -127,6 +127,9 @@ class Restorer {
     if (fd < 0) return StatusFromErrno(errno, "cannot create '" + path + "'");
     Status s;
     uint64_t offset = 0;
+    // Workers fetch, decrypt and check the chunks while this thread writes.
+    store_->ReadAhead(
+        std::vector<std::string>(node.content().begin(), node.content().end()));
     for (const std::string& id : node.content()) {
       Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
       if (!chunk.ok()) {
@@ -163,6 +166,7 @@ class Restorer {
       s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
     }
     ::close(fd);
+    if (!s.ok()) store_->DropReadAhead();
     RETURN_IF_ERROR(s);
     return SetTimes(path, node.mtime_ns(), false);
   }
