@@ -12,6 +12,9 @@
 namespace chatvault::cli {
 namespace {
 
+constexpr uint64_t kMinAverageChunk = 16 << 10;
+constexpr uint64_t kMaxAverageChunk = 8 << 20;
+
 // Writes the code to a new file, mode 0600; refuses to replace a file, which
 // may hold another repository's code.
 Status WriteRecoveryCodeFile(const std::string& path, std::string_view code) {
@@ -40,7 +43,40 @@ Status WriteRecoveryCodeFile(const std::string& path, std::string_view code) {
   return Status::OK();
 }
 
-int RunInit(Context& ctx) {
+// "512K", "1M", "1048576" → bytes; 0 if malformed.
+uint64_t ParseSize(const std::string& text) {
+  size_t end = 0;
+  uint64_t n = 0;
+  while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+    if (n > (uint64_t{1} << 40)) return 0;
+    n = n * 10 + static_cast<uint64_t>(text[end++] - '0');
+  }
+  if (end == 0) return 0;
+  std::string unit = text.substr(end);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "K" || unit == "KiB") return n << 10;
+  if (unit == "M" || unit == "MiB") return n << 20;
+  return 0;
+}
+
+struct InitArgs {
+  std::string chunk_size;
+};
+
+int RunInit(Context& ctx, const InitArgs& args) {
+  backup::InitOptions init;
+  if (!args.chunk_size.empty()) {
+    const uint64_t avg = ParseSize(args.chunk_size);
+    if (avg < kMinAverageChunk || avg > kMaxAverageChunk) {
+      return Fail(Status::InvalidArgument(
+          "--chunk-size wants an average chunk size from 16K to 8M (e.g. "
+          "512K or 1M), not '" +
+          args.chunk_size + "'"));
+    }
+    init.chunker.avg_size = static_cast<uint32_t>(avg);
+    init.chunker.min_size = static_cast<uint32_t>(avg / 4);
+    init.chunker.max_size = static_cast<uint32_t>(avg * 4);
+  }
   Result<storage::Backend*> backend = ctx.Backend();
   if (!backend.ok()) return Fail(backend.status());
   PassphraseRequest request;
@@ -60,7 +96,7 @@ int RunInit(Context& ctx) {
     if (!s.ok()) return Fail(s);
   }
   Result<std::unique_ptr<backup::Repository>> repo =
-      backup::Repository::Init(*backend, passphrase->view(), code);
+      backup::Repository::Init(*backend, passphrase->view(), code, init);
   if (!repo.ok()) {
     if (!code_file.empty()) ::unlink(code_file.c_str());
     return Fail(repo.status());
@@ -100,7 +136,12 @@ void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code) {
       "init",
       "Create a repository; prints the recovery code once (or writes it to "
       "--recovery-code-file)");
-  cmd->callback([&ctx, &exit_code] { exit_code = RunInit(ctx); });
+  auto args = std::make_shared<InitArgs>();
+  cmd->add_option("--chunk-size", args->chunk_size,
+                  "Average chunk size, 16K to 8M (default 1M); chunks range "
+                  "from a quarter of it to four times it. Fixed for the "
+                  "repository's life");
+  cmd->callback([&ctx, &exit_code, args] { exit_code = RunInit(ctx, *args); });
 }
 
 }  // namespace chatvault::cli

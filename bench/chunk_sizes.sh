@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Chooses the default chunk size: for each average size, on the same
+# generated chat store, a fresh repository gets an initial backup, then one
+# simulated day of chat use (bench/chatstore.py day, deterministic) and a
+# second backup. Reports medians over RUNS of the wall times, the stored
+# size after each backup and the number of blobs. Prints Markdown.
+#   bench/chunk_sizes.sh [RUNS] [SIZE...]      (default: 3; 64K .. 4M)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+shift || true
+sizes=("$@")
+((${#sizes[@]})) || sizes=(64K 128K 256K 512K 1M 2M 4M)
+source bench/common.sh
+
+work=$(mktemp -d /tmp/chatvault-chunks.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+python3 bench/chatstore.py create "$work/base" --corpus "$corpus" --media "${media[@]}"
+export CHATVAULT_PASSWORD=bench CHATVAULT_CACHE_DIR="$work/cache"
+
+seconds() { /usr/bin/time -f "%e" -o "$work/time" "$@" >/dev/null && cat "$work/time"; }
+for size in "${sizes[@]}"; do
+  for ((r = 1; r <= runs; r++)); do
+    rm -rf "$work/store" "$work/repo" "$work/cache" "$work/code"
+    cp -a "$work/base" "$work/store"
+    "$cv" -q -r "$work/repo" init --chunk-size "$size" --recovery-code-file "$work/code"
+    t0=$(seconds "$cv" -q -r "$work/repo" backup "$work/store")
+    s0=$(du -sb "$work/repo" | cut -f1)
+    python3 bench/chatstore.py day "$work/store" --corpus "$corpus" --media "${media[@]}" --day 1
+    t1=$(seconds "$cv" -q -r "$work/repo" backup "$work/store")
+    s1=$(du -sb "$work/repo" | cut -f1)
+    blobs=$("$cv" -q -r "$work/repo" --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["blobs"])')
+    echo "$size $t0 $t1 $s0 $s1 $blobs" >>"$work/results"
+  done
+done
+
+python3 - "$work/results" "$(du -sb "$work/base" | cut -f1)" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    size, *vals = line.split()
+    rows.setdefault(size, []).append([float(v) for v in vals])
+print(f"Chat store: {int(sys.argv[2]) / 1e6:.0f} MB; medians of {len(next(iter(rows.values())))} runs.\n")
+print("| average chunk | initial backup s | day backup s | repo after initial MB | growth for the day MB | blobs | runs: initial s / day s |")
+print("|---|---|---|---|---|---|---|")
+for size, runs in rows.items():
+    med = [statistics.median(r[i] for r in runs) for i in range(5)]
+    detail = " ".join(f"{r[0]:.2f}/{r[1]:.2f}" for r in runs)
+    print(f"| {size} | {med[0]:.2f} | {med[1]:.2f} | {med[2] / 1e6:.1f} | "
+          f"{(med[3] - med[2]) / 1e6:.2f} | {med[4]:.0f} | {detail} |")
+PY
