@@ -20,10 +20,12 @@ BlobStore::BlobStore(Repository* repo) : repo_(repo) {
 BlobStore::~BlobStore() {
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;  // unflushed blobs are dropped, not sealed
+    stopping_ = true;  // unflushed blobs are dropped, not sealed or uploaded
   }
   work_cv_.notify_all();
+  upload_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  if (uploader_.joinable()) uploader_.join();
 }
 
 void BlobStore::Work() {
@@ -39,8 +41,7 @@ void BlobStore::Work() {
   };
   for (;;) {
     work_cv_.wait(lock, [&] {
-      return stopping_ || !to_hash_.empty() || may_read() ||
-             !to_seal_.empty();
+      return stopping_ || !to_hash_.empty() || may_read() || !to_seal_.empty();
     });
     if (stopping_) return;
     if (to_hash_.empty() && may_read()) {
@@ -81,9 +82,9 @@ void BlobStore::Work() {
     to_seal_.pop_front();
     lock.unlock();
     // Admit checked that this holder has the current epoch's key.
-    Result<SealedBlob> sealed = SealBlob(*repo_->keys().epoch_key(epoch_),
-                                         epoch_, job.type, *job.id,
-                                         job.plaintext);
+    Result<SealedBlob> sealed =
+        SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type, *job.id,
+                 job.plaintext);
     lock.lock();
     sealed_.push_back(std::move(sealed));
     in_flight_bytes_ -= job.plaintext.size();
@@ -97,6 +98,7 @@ Status BlobStore::Drain(bool all) {
   {
     std::unique_lock lock(mu_);
     if (all) done_cv_.wait(lock, [&] { return in_flight_jobs_ == 0; });
+    RETURN_IF_ERROR(upload_error_);
     ready.swap(sealed_);
   }
   for (Result<SealedBlob>& blob : ready) {
@@ -208,29 +210,68 @@ Status BlobStore::Flush() {
   RETURN_IF_ERROR(error_);
   error_ = Drain(true);
   if (error_.ok()) error_ = UploadPack();
+  if (error_.ok()) {
+    std::unique_lock lock(mu_);
+    upload_cv_.wait(lock, [&] { return uploads_.empty() && !uploading_; });
+    error_ = upload_error_;
+  }
   return error_;
 }
 
 Status BlobStore::UploadPack() {
   if (!writer_ || writer_->count() == 0) return Status::OK();
   ASSIGN_OR_RETURN(FinishedPack pack, writer_->Finish());
-  // Same bytes, same name: an AlreadyExists from a previous, interrupted
-  // attempt is success.
-  Status s = repo_->backend()->Save(PackName(pack.id), pack.data,
-                                    storage::SaveMode::kCreateIfAbsent);
-  if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
-  ++stats_.packs_written;
-  stats_.pack_bytes_written += pack.data.size();
-  pb::Index index;
-  pb::IndexPack* entry = index.add_packs();
-  entry->set_pack_id(std::string(AsChars(pack.id)));
-  entry->set_epoch(pack.epoch);
-  for (const pb::PackEntry& e : pack.entries) *entry->add_entries() = e;
-  ASSIGN_OR_RETURN(std::string name,
-                   repo_->SaveObject(ObjectType::kIndex, "index", index));
-  std::lock_guard lock(mu_);
-  index_->Add(name, index);
+  if (!uploader_.joinable()) uploader_ = std::thread([this] { Upload(); });
+  std::unique_lock lock(mu_);
+  // Bounded memory: one pack uploading, at most kMaxQueuedPacks waiting.
+  upload_cv_.wait(lock, [&] {
+    return uploads_.size() < kMaxQueuedPacks || !upload_error_.ok();
+  });
+  RETURN_IF_ERROR(upload_error_);
+  uploads_.push_back(std::move(pack));
+  upload_cv_.notify_all();
   return Status::OK();
+}
+
+void BlobStore::Upload() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    upload_cv_.wait(lock, [&] { return stopping_ || !uploads_.empty(); });
+    if (stopping_) return;
+    FinishedPack pack = std::move(uploads_.front());
+    uploads_.pop_front();
+    uploading_ = true;
+    lock.unlock();
+    std::string index_name;
+    pb::Index index;
+    // Write ordering: the pack, then the index that makes its blobs
+    // visible. Same bytes, same name: an AlreadyExists from a previous,
+    // interrupted attempt is success.
+    Status s = repo_->backend()->Save(PackName(pack.id), pack.data,
+                                      storage::SaveMode::kCreateIfAbsent);
+    if (s.code() == StatusCode::kAlreadyExists) s = Status::OK();
+    if (s.ok()) {
+      pb::IndexPack* entry = index.add_packs();
+      entry->set_pack_id(std::string(AsChars(pack.id)));
+      entry->set_epoch(pack.epoch);
+      for (const pb::PackEntry& e : pack.entries) *entry->add_entries() = e;
+      Result<std::string> saved =
+          repo_->SaveObject(ObjectType::kIndex, "index", index);
+      s = saved.status();
+      if (s.ok()) index_name = *saved;
+    }
+    lock.lock();
+    uploading_ = false;
+    if (s.ok()) {
+      index_->Add(index_name, index);
+      ++stats_.packs_written;
+      stats_.pack_bytes_written += pack.data.size();
+    } else if (upload_error_.ok()) {
+      upload_error_ = s;
+      uploads_.clear();  // later packs would be indexed without this one
+    }
+    upload_cv_.notify_all();
+  }
 }
 
 void BlobStore::ReadAhead(std::span<const std::string> ids) {

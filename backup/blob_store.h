@@ -11,8 +11,10 @@
 // threads (one per core) while the caller goes on reading and chunking; at
 // most kMaxBytesInFlight of plaintext waits for them, so memory stays
 // bounded. Workers hash before they seal, so the caller waiting for the IDs
-// of a file's chunks waits for hashing only. Packs are uploaded on the
-// caller's thread, in the order of write ordering above.
+// of a file's chunks waits for hashing only. Full packs are uploaded by an
+// uploader thread, one at a time and each before its index (write ordering
+// above), with at most kMaxQueuedPacks waiting, so reading goes on while a
+// pack is in transit.
 //
 // Thread-safety: the public methods are called from one thread; one
 // BlobStore per backup or restore.
@@ -41,6 +43,8 @@ namespace chatvault::backup {
 inline constexpr size_t kTargetPackBytes = 16u << 20;
 // Plaintext handed to the sealing workers and not yet sealed, at most.
 inline constexpr size_t kMaxBytesInFlight = 64u << 20;
+// Finished packs waiting for the uploader, at most (one more uploads).
+inline constexpr size_t kMaxQueuedPacks = 2;
 
 struct BlobStoreStats {
   uint64_t new_blobs = 0;
@@ -135,7 +139,10 @@ class BlobStore {
   // Moves sealed blobs into the pack, uploading full packs. With `all`,
   // first waits until every submitted blob is sealed.
   Status Drain(bool all);
+  // Finishes the pending pack and queues it for the uploader thread.
   Status UploadPack();
+  // The uploader thread: saves each queued pack, then its index.
+  void Upload();
 
   Repository* repo_;
   std::optional<PackWriter> writer_;
@@ -160,6 +167,11 @@ class BlobStore {
   std::vector<Result<SealedBlob>> sealed_;
   size_t in_flight_bytes_ = 0;
   size_t in_flight_jobs_ = 0;
+  std::deque<FinishedPack> uploads_;
+  bool uploading_ = false;
+  Status upload_error_;
+  std::condition_variable upload_cv_;  // a pack was queued or uploaded
+  std::thread uploader_;
   bool stopping_ = false;
   Status error_;  // the first failure; every later Add and Flush returns it
   uint32_t epoch_ = 0;
