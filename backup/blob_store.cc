@@ -86,28 +86,44 @@ void BlobStore::Work() {
         SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type, *job.id,
                  job.plaintext);
     lock.lock();
-    sealed_.push_back(std::move(sealed));
-    in_flight_bytes_ -= job.plaintext.size();
+    // Its bytes stay in flight until Drain moves it into the pack.
+    sealed_.push_back({job.plaintext.size(), std::move(sealed)});
     --in_flight_jobs_;
     done_cv_.notify_all();
   }
 }
 
 Status BlobStore::Drain(bool all) {
-  std::vector<Result<SealedBlob>> ready;
+  std::vector<Sealed> ready;
   {
     std::unique_lock lock(mu_);
     if (all) done_cv_.wait(lock, [&] { return in_flight_jobs_ == 0; });
     RETURN_IF_ERROR(upload_error_);
     ready.swap(sealed_);
   }
-  for (Result<SealedBlob>& blob : ready) {
-    RETURN_IF_ERROR(blob.status());
-    if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
-    RETURN_IF_ERROR(writer_->AddSealed(std::move(*blob)));
-    if (writer_->size() >= kTargetPackBytes) RETURN_IF_ERROR(UploadPack());
+  size_t drained = 0;
+  Status status;
+  for (Sealed& s : ready) {
+    drained += s.raw_size;
+    if (!status.ok()) continue;
+    status = s.blob.status();
+    if (!status.ok()) continue;
+    if (!writer_) {
+      writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
+      // The largest pack: full, plus one more blob and the header.
+      writer_->Reserve(kTargetPackBytes + kMaxBlobBytes / 8);
+    }
+    status = writer_->AddSealed(std::move(*s.blob));
+    if (status.ok() && writer_->size() >= kTargetPackBytes) {
+      status = UploadPack();
+    }
   }
-  return Status::OK();
+  {
+    std::lock_guard lock(mu_);
+    in_flight_bytes_ -= drained;
+  }
+  done_cv_.notify_all();
+  return status;
 }
 
 Result<std::unique_ptr<BlobStore>> BlobStore::Open(
@@ -137,20 +153,29 @@ BlobStore::Totals BlobStore::known() const {
   return t;
 }
 
-void BlobStore::Enqueue(Job job) {
+Status BlobStore::Enqueue(Job job) {
   const size_t size = job.plaintext.size();
   {
     std::unique_lock lock(mu_);
-    // Bounded memory: wait while the workers are behind.
-    done_cv_.wait(lock, [&] {
-      return in_flight_bytes_ == 0 ||
-             in_flight_bytes_ + size <= kMaxBytesInFlight;
-    });
+    // Bounded memory: wait while the workers are behind, packing what they
+    // have sealed meanwhile (which is what frees room).
+    while (in_flight_bytes_ != 0 &&
+           in_flight_bytes_ + size > kMaxBytesInFlight) {
+      if (sealed_.empty()) {
+        done_cv_.wait(lock);
+        continue;
+      }
+      lock.unlock();
+      Status s = Drain(false);
+      lock.lock();
+      RETURN_IF_ERROR(s);
+    }
     in_flight_bytes_ += size;
     ++in_flight_jobs_;
     (job.id ? to_seal_ : to_hash_).push_back(std::move(job));
   }
   work_cv_.notify_one();
+  return Status::OK();
 }
 
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
@@ -162,7 +187,8 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
     ++stats_.new_blobs;
     stats_.new_raw_bytes += plaintext.size();
   }
-  Enqueue(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
+  error_ = Enqueue(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
+  RETURN_IF_ERROR(error_);
   error_ = Drain(false);
   RETURN_IF_ERROR(error_);
   return true;
@@ -193,7 +219,8 @@ void BlobStore::StartWorkers() {
 Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext) {
   RETURN_IF_ERROR(Admit(plaintext.size()));
   const uint64_t ticket = next_ticket_++;
-  Enqueue(Job{type, std::nullopt, std::move(plaintext), ticket});
+  error_ = Enqueue(Job{type, std::nullopt, std::move(plaintext), ticket});
+  RETURN_IF_ERROR(error_);
   error_ = Drain(false);
   RETURN_IF_ERROR(error_);
   return ticket;
@@ -223,9 +250,9 @@ Status BlobStore::UploadPack() {
   ASSIGN_OR_RETURN(FinishedPack pack, writer_->Finish());
   if (!uploader_.joinable()) uploader_ = std::thread([this] { Upload(); });
   std::unique_lock lock(mu_);
-  // Bounded memory: one pack uploading, at most kMaxQueuedPacks waiting.
+  // Bounded memory: one pack uploads while the next one fills.
   upload_cv_.wait(lock, [&] {
-    return uploads_.size() < kMaxQueuedPacks || !upload_error_.ok();
+    return (uploads_.empty() && !uploading_) || !upload_error_.ok();
   });
   RETURN_IF_ERROR(upload_error_);
   uploads_.push_back(std::move(pack));

@@ -13,8 +13,9 @@
 // bounded. Workers hash before they seal, so the caller waiting for the IDs
 // of a file's chunks waits for hashing only. Full packs are uploaded by an
 // uploader thread, one at a time and each before its index (write ordering
-// above), with at most kMaxQueuedPacks waiting, so reading goes on while a
-// pack is in transit.
+// above), while the next pack fills. Memory: kMaxBytesInFlight, plus two
+// packs (filling and uploading), plus what a read-ahead holds (at most
+// kMaxBytesInFlight too).
 //
 // Thread-safety: the public methods are called from one thread; one
 // BlobStore per backup or restore.
@@ -41,10 +42,9 @@ namespace chatvault::backup {
 
 // Packs are sealed and uploaded once they reach this size.
 inline constexpr size_t kTargetPackBytes = 16u << 20;
-// Plaintext handed to the sealing workers and not yet sealed, at most.
-inline constexpr size_t kMaxBytesInFlight = 64u << 20;
-// Finished packs waiting for the uploader, at most (one more uploads).
-inline constexpr size_t kMaxQueuedPacks = 2;
+// Plaintext handed to the workers and not yet packed, at most (sealed
+// blobs count with their plaintext size until they are in a pack).
+inline constexpr size_t kMaxBytesInFlight = 16u << 20;
 
 struct BlobStoreStats {
   uint64_t new_blobs = 0;
@@ -133,8 +133,13 @@ class BlobStore {
   // Checks a new blob's size and the session's health; starts the workers
   // on first use.
   Status Admit(size_t size);
-  // Waits for room for `bytes` more plaintext, then queues the job.
-  void Enqueue(Job job);
+  // Waits for room for the job's plaintext (packing sealed blobs
+  // meanwhile), then queues it.
+  Status Enqueue(Job job);
+  struct Sealed {
+    size_t raw_size;  // counted in in_flight_bytes_
+    Result<SealedBlob> blob;
+  };
   void Work();
   // Moves sealed blobs into the pack, uploading full packs. With `all`,
   // first waits until every submitted blob is sealed.
@@ -164,7 +169,7 @@ class BlobStore {
   size_t fetched_bytes_ = 0;
   uint64_t read_generation_ = 0;
   uint64_t next_ticket_ = 1;
-  std::vector<Result<SealedBlob>> sealed_;
+  std::vector<Sealed> sealed_;
   size_t in_flight_bytes_ = 0;
   size_t in_flight_jobs_ = 0;
   std::deque<FinishedPack> uploads_;

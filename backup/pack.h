@@ -109,6 +109,9 @@ class PackWriter {
   // Bytes of sealed blobs so far. The finished pack is longer by its sealed
   // header and the kPackTrailerBytes trailer.
   size_t size() const { return data_.size(); }
+  // Reserves room for a pack of `bytes`, so that filling it does not copy
+  // it over and over (nor briefly hold two copies).
+  void Reserve(size_t bytes) { data_.reserve(bytes); }
   // Blobs added so far.
   size_t count() const { return entries_.size(); }
   uint32_t epoch() const { return epoch_; }

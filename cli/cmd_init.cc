@@ -8,6 +8,7 @@
 #include "base/errno.h"
 #include "cli/commands.h"
 #include "cli/passphrase.h"
+#include "crypto/argon2.h"
 
 namespace chatvault::cli {
 namespace {
@@ -56,11 +57,13 @@ uint64_t ParseSize(const std::string& text) {
   if (unit.empty() || unit == "B") return n;
   if (unit == "K" || unit == "KiB") return n << 10;
   if (unit == "M" || unit == "MiB") return n << 20;
+  if (unit == "G" || unit == "GiB") return n << 30;
   return 0;
 }
 
 struct InitArgs {
   std::string chunk_size;
+  std::string kdf_memory;
 };
 
 int RunInit(Context& ctx, const InitArgs& args) {
@@ -76,6 +79,17 @@ int RunInit(Context& ctx, const InitArgs& args) {
     init.chunker.avg_size = static_cast<uint32_t>(avg);
     init.chunker.min_size = static_cast<uint32_t>(avg / 4);
     init.chunker.max_size = static_cast<uint32_t>(avg * 4);
+  }
+  if (!args.kdf_memory.empty()) {
+    const uint64_t bytes = ParseSize(args.kdf_memory);
+    if (bytes < uint64_t{crypto::kArgon2MinMCostKib} << 10 ||
+        bytes > uint64_t{crypto::kArgon2MaxMCostKib} << 10) {
+      return Fail(Status::InvalidArgument(
+          "--kdf-memory wants 64M to 2048M (e.g. 64M for a device with "
+          "little memory), not '" +
+          args.kdf_memory + "'"));
+    }
+    init.kdf.m_cost_kib = static_cast<uint32_t>(bytes >> 10);
   }
   Result<storage::Backend*> backend = ctx.Backend();
   if (!backend.ok()) return Fail(backend.status());
@@ -141,6 +155,10 @@ void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code) {
                   "Average chunk size, 16K to 8M (default 1M); chunks range "
                   "from a quarter of it to four times it. Fixed for the "
                   "repository's life");
+  cmd->add_option("--kdf-memory", args->kdf_memory,
+                  "Memory the passphrase's Argon2id derivation uses on every "
+                  "unlock, 64M to 2048M (default 256M); lower it for devices "
+                  "with little memory");
   cmd->callback([&ctx, &exit_code, args] { exit_code = RunInit(ctx, *args); });
 }
 
