@@ -130,6 +130,15 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   std::ifstream f(dir_ + "/out" + dir_ + "/chats/msgstore.db");
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}),
             std::string(100000, 'm'));
+  // The files are there now: a second restore stops unless told otherwise.
+  Output again_restore =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
+  EXPECT_EQ(again_restore.exit_code, 16) << again_restore.text;
+  EXPECT_NE(again_restore.text.find("--overwrite"), std::string::npos)
+      << again_restore.text;
+  Output overwrite = RunChatvault(
+      repo() + " restore latest --overwrite --target " + dir_ + "/out", env);
+  EXPECT_EQ(overwrite.exit_code, 0) << overwrite.text;
   Output unknown =
       RunChatvault(repo() + " restore ffffffff --target " + dir_ + "/x", env);
   EXPECT_EQ(unknown.exit_code, 10) << unknown.text;
