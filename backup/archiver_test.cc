@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -41,26 +40,6 @@ void WriteFile(const std::string& path, const std::string& content, mode_t mode,
   struct timespec ts[2] = {{mtime_s, 123456789}, {mtime_s, 123456789}};
   ::utimensat(AT_FDCWD, path.c_str(), ts, 0);
 }
-
-// While alive, runs the process with effective uid and gid `id`; a no-op
-// when not root. Root reads mode-000 files regardless, so tests of
-// unreadable files drop to an unprivileged user when they run as root.
-class ScopedEffectiveId {
- public:
-  explicit ScopedEffectiveId(uid_t id) : active_(::geteuid() == 0) {
-    if (active_ && (::setegid(id) != 0 || ::seteuid(id) != 0)) std::abort();
-  }
-  ~ScopedEffectiveId() {
-    if (active_ && (::seteuid(0) != 0 || ::setegid(0) != 0)) std::abort();
-  }
-  ScopedEffectiveId(const ScopedEffectiveId&) = delete;
-  ScopedEffectiveId& operator=(const ScopedEffectiveId&) = delete;
-
- private:
-  bool active_;
-};
-
-constexpr uid_t kNobody = 65534;
 
 class ArchiverTest : public ::testing::Test {
  protected:
@@ -163,7 +142,7 @@ TEST_F(ArchiverTest, UnreadableFileIsReportedAndLeftOutOfTheSnapshot) {
   if (::geteuid() == 0) {
     for (const std::string& p :
          {dir_, src, src + "/readable", src + "/locked"}) {
-      ASSERT_EQ(::chown(p.c_str(), kNobody, kNobody), 0) << p;
+      ASSERT_EQ(::chown(p.c_str(), testing::kNobody, testing::kNobody), 0) << p;
     }
   }
   ASSERT_EQ(::chmod((src + "/locked").c_str(), 0), 0);
@@ -171,7 +150,7 @@ TEST_F(ArchiverTest, UnreadableFileIsReportedAndLeftOutOfTheSnapshot) {
   o.paths = {src};
   std::optional<Result<BackupResult>> b;
   {
-    ScopedEffectiveId nobody(kNobody);
+    testing::ScopedEffectiveId nobody(testing::kNobody);
     b.emplace(Backup(repo_.get(), o));
   }
   ASSERT_TRUE(b->ok()) << b->status().ToString();

@@ -103,7 +103,7 @@ constexpr int kTempAttempts = 100;
 class Restorer {
  public:
   Restorer(BlobStore* store, const RestoreOptions& options)
-      : store_(store), options_(options) {}
+      : store_(store), options_(options), restore_owner_(::geteuid() == 0) {}
 
   // Restores tree `tree_id` into the directory open as `dir_fd`, whose
   // path (for messages) is `dir`.
@@ -125,7 +125,10 @@ class Restorer {
           RETURN_IF_ERROR(
               RestoreTree(crypto::Digest256FromBytes(node.subtree()), sub.get(),
                           path, spath));
-          // Mode and times last: restoring the children changes them.
+          // Owner, mode and times last: restoring the children changes the
+          // times, and a directory given away early could be written into
+          // by its new owner while the restore still works in it.
+          RETURN_IF_ERROR(SetOwner(sub.get(), node, path));
           if (::fchmod(sub.get(), node.mode() & kPermissionBits) != 0) {
             return StatusFromErrno(errno,
                                    "cannot set the mode of '" + path + "'");
@@ -259,6 +262,14 @@ class Restorer {
     return Status::OK();
   }
 
+  // Only root can give files away; anyone else restores as themselves.
+  Status SetOwner(int fd, const pb::Node& node, const std::string& path) {
+    if (!restore_owner_ || ::fchown(fd, node.uid(), node.gid()) == 0) {
+      return Status::OK();
+    }
+    return StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
+  }
+
   Status RestoreFile(int dir_fd, const pb::Node& node,
                      const std::string& path) {
     RETURN_IF_ERROR(CheckReplaceable(dir_fd, node.name(), path));
@@ -276,6 +287,7 @@ class Restorer {
           errno, "cannot create a temporary file for '" + path + "'");
     }
     Status s = WriteContent(fd.get(), node, path);
+    if (s.ok()) s = SetOwner(fd.get(), node, path);
     if (s.ok() && ::fchmod(fd.get(), node.mode() & kPermissionBits) != 0) {
       s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
     }
@@ -338,16 +350,24 @@ class Restorer {
     if (rc != 0) {
       return StatusFromErrno(errno, "cannot create link '" + path + "'");
     }
+    Status s;
+    if (restore_owner_ && ::fchownat(dir_fd, tmp.c_str(), node.uid(),
+                                     node.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
+      s = StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
+    }
     // Not all filesystems can set a symlink's times; that loses nothing.
-    ::utimensat(dir_fd, tmp.c_str(), Times(node.mtime_ns()).ts,
-                AT_SYMLINK_NOFOLLOW);
-    Status s = Publish(dir_fd, tmp, node.name(), path);
+    if (s.ok()) {
+      ::utimensat(dir_fd, tmp.c_str(), Times(node.mtime_ns()).ts,
+                  AT_SYMLINK_NOFOLLOW);
+    }
+    if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);
     if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
     return s;
   }
 
   BlobStore* store_;
   const RestoreOptions& options_;
+  const bool restore_owner_;
   RestoreResult result_;
 };
 

@@ -1,6 +1,7 @@
 // Restoring a snapshot into a directory: every backed-up path is laid out
 // below the target as it was (restic's layout: /home/u/chats → TARGET/home/
-// u/chats), with modes, mtimes, symlinks, empty and sparse files.
+// u/chats), with modes, mtimes, symlinks, empty and sparse files, and, when
+// restoring as root, owners.
 //
 // Names come from the repository, which is not trusted: a name that is
 // empty, "." or "..", or contains '/' or NUL is refused (Corruption), so no

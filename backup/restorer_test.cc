@@ -304,5 +304,49 @@ TEST_F(RestorerTest, TimesBefore1970AreRestored) {
   EXPECT_EQ(st.st_mtim.tv_nsec, 500'000'000);
 }
 
+// Owners are restored by root only; anyone else restores as themselves,
+// without failing.
+TEST_F(RestorerTest, OwnersAreRestoredOnlyAsRoot) {
+  pb::Node file = File("f", "data");
+  pb::Node link = Link("l", "f");
+  for (pb::Node* n : {&file, &link}) {
+    n->set_uid(12345);
+    n->set_gid(23456);
+  }
+  pb::Node dir = Dir("d", {file, link});
+  dir.set_uid(12345);
+  dir.set_gid(23456);
+  std::string id = Snapshot({dir});
+  const bool root = ::geteuid() == 0;
+
+  ASSERT_TRUE(RestoreTo(id, false).ok());
+  for (const char* p : {"/d", "/d/f", "/d/l"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((target_ + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, root ? 12345u : ::geteuid()) << p;
+    EXPECT_EQ(st.st_gid, root ? 23456u : ::getegid()) << p;
+  }
+  if (!root) return;
+
+  // The same restore by an ordinary user, as root's tests can run one.
+  const std::string mine = dir_ + "/nobody";
+  fs::create_directories(mine);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(mine.c_str(), testing::kNobody, testing::kNobody), 0);
+  RestoreOptions o;
+  o.target = mine;
+  {
+    testing::ScopedEffectiveId nobody(testing::kNobody);
+    Result<RestoreResult> r = Restore(repo_.get(), id, o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  for (const char* p : {"/d", "/d/f", "/d/l"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((mine + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, testing::kNobody) << p;
+    EXPECT_EQ(st.st_gid, testing::kNobody) << p;
+  }
+}
+
 }  // namespace
 }  // namespace chatvault::backup
