@@ -10,7 +10,7 @@
 // already in the target, not one the restore created itself. Files and
 // symlinks are built under a temporary name in their directory and renamed
 // into place when complete, so a failed restore leaves no partial file
-// under a real name.
+// under a real name. The rules are docs/design.md, section 5.7.
 //
 // Thread-safety: one Restore call at a time per Repository object.
 #ifndef CHATVAULT_BACKUP_RESTORER_H_
