@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -130,6 +131,40 @@ TEST_F(ArchiverTest, RoundTripByteForByteWithMetadata) {
   ASSERT_EQ(::stat((o.target + src_ + "/chats/sparse").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, (1 << 20) + 4);
   EXPECT_LT(st.st_blocks * 512, 1 << 19);
+}
+
+TEST_F(ArchiverTest, UnreadableFileIsReportedAndLeftOutOfTheSnapshot) {
+  const std::string src = dir_ + "/partial";
+  fs::create_directories(src);
+  const std::string content = RandomText(10'000, 3);
+  WriteFile(src + "/readable", content, 0600, 1'700'000'000);
+  WriteFile(src + "/locked", "private", 0600, 1'700'000'000);
+  if (::geteuid() == 0) {
+    for (const std::string& p :
+         {dir_, src, src + "/readable", src + "/locked"}) {
+      ASSERT_EQ(::chown(p.c_str(), testing::kNobody, testing::kNobody), 0) << p;
+    }
+  }
+  ASSERT_EQ(::chmod((src + "/locked").c_str(), 0), 0);
+  BackupOptions o;
+  o.paths = {src};
+  std::optional<Result<BackupResult>> b;
+  {
+    testing::ScopedEffectiveId nobody(testing::kNobody);
+    b.emplace(Backup(repo_.get(), o));
+  }
+  ASSERT_TRUE(b->ok()) << b->status().ToString();
+  const BackupResult& r = **b;
+  ASSERT_EQ(r.unreadable.size(), 1u);
+  EXPECT_EQ(r.unreadable[0].rfind(src + "/locked: ", 0), 0u) << r.unreadable[0];
+  EXPECT_EQ(r.summary.files(), 1u);
+  EXPECT_EQ(*ResolveSnapshot(repo_.get(), "latest"), r.snapshot_id);
+  RestoreOptions ro;
+  ro.target = dir_ + "/restore";
+  ASSERT_TRUE(Restore(repo_.get(), r.snapshot_id, ro).ok());
+  std::ifstream f(ro.target + src + "/readable", std::ios::binary);
+  EXPECT_TRUE(std::string((std::istreambuf_iterator<char>(f)), {}) == content);
+  EXPECT_FALSE(fs::exists(ro.target + src + "/locked"));
 }
 
 TEST_F(ArchiverTest, SecondBackupStoresOnlyChanges) {

@@ -7,15 +7,19 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "backup/blob_store.h"
 #include "base/errno.h"
+#include "crypto/random.h"
 
 namespace chatvault::backup {
 namespace {
 
 // Permission bits only: setuid, setgid and sticky bits from a repository
 // are not restored, so restoring as root cannot create setuid programs.
+constexpr uint32_t kPermissionBits = 0777;
+
 Status CheckName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." ||
       name.find('/') != std::string::npos ||
@@ -31,24 +35,80 @@ bool AllZero(ByteView b) {
                      [](std::byte x) { return x == std::byte{0}; });
 }
 
-Status SetTimes(const std::string& path, int64_t mtime_ns, bool nofollow) {
-  struct timespec ts[2];
-  ts[0].tv_sec = ts[1].tv_sec = mtime_ns / 1'000'000'000;
-  ts[0].tv_nsec = ts[1].tv_nsec = mtime_ns % 1'000'000'000;
-  if (::utimensat(AT_FDCWD, path.c_str(), ts,
-                  nofollow ? AT_SYMLINK_NOFOLLOW : 0) != 0) {
-    return StatusFromErrno(errno, "cannot set the times of '" + path + "'");
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
   }
-  return Status::OK();
+  ~Fd() { Reset(); }
+  int get() const { return fd_; }
+  // Closes now, reporting the error close(2) may carry for writes.
+  Status Close(const std::string& what) {
+    int fd = std::exchange(fd_, -1);
+    if (fd >= 0 && ::close(fd) != 0) return StatusFromErrno(errno, what);
+    return Status::OK();
+  }
+
+ private:
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+// Opens directory `name` in `dir_fd`, refusing a symlink (ELOOP) or any
+// other non-directory (ENOTDIR).
+int OpenDirAt(int dir_fd, const std::string& name) {
+  return ::openat(dir_fd, name.c_str(),
+                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
+
+// Access and modification times both set to `mtime_ns`, rounding towards
+// minus infinity so that times before 1970 stay valid.
+struct Times {
+  explicit Times(int64_t mtime_ns) {
+    int64_t sec = mtime_ns / 1'000'000'000;
+    int64_t nsec = mtime_ns % 1'000'000'000;
+    if (nsec < 0) {
+      nsec += 1'000'000'000;
+      --sec;
+    }
+    ts[0].tv_sec = ts[1].tv_sec = sec;
+    ts[0].tv_nsec = ts[1].tv_nsec = nsec;
+  }
+  struct timespec ts[2];
+};
+
+// ".<name>.chatvault-restore-XXXXXX": hidden, recognisable, and short
+// enough for NAME_MAX whatever the length of `name`.
+std::string TempName(const std::string& name) {
+  static constexpr char kChars[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::string tmp = "." + name.substr(0, 200) + ".chatvault-restore-";
+  for (int i = 0; i < 6; ++i)
+    tmp += kChars[crypto::RandomUniform(sizeof(kChars) - 1)];
+  return tmp;
+}
+
+constexpr int kTempAttempts = 100;
 
 class Restorer {
  public:
   Restorer(BlobStore* store, const RestoreOptions& options)
-      : store_(store), options_(options) {}
+      : store_(store), options_(options), restore_owner_(::geteuid() == 0) {}
 
-  Status RestoreTree(const crypto::Digest256& tree_id, const std::string& dir,
-                     const std::string& snapshot_path) {
+  // Restores tree `tree_id` into the directory open as `dir_fd`, whose
+  // path (for messages) is `dir`.
+  Status RestoreTree(const crypto::Digest256& tree_id, int dir_fd,
+                     const std::string& dir, const std::string& snapshot_path) {
     ASSIGN_OR_RETURN(Bytes bytes, store_->Read(tree_id));
     pb::Tree tree;
     if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -61,38 +121,33 @@ class Restorer {
       if (Excluded(spath)) continue;
       switch (node.type()) {
         case pb::NODE_TYPE_DIR: {
-          if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-            return StatusFromErrno(errno, "cannot create '" + path + "'");
-          }
-          struct stat st;
-          if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-            return Status::AlreadyExists("'" + path +
-                                         "' exists and is not a directory");
-          }
-          RETURN_IF_ERROR(RestoreTree(
-              crypto::Digest256FromBytes(node.subtree()), path, spath));
-          // Mode and times last: restoring the children changes them.
-          if (::chmod(path.c_str(), node.mode() & 0777) != 0) {
+          ASSIGN_OR_RETURN(Fd sub, OpenOrCreateDir(dir_fd, node.name(), path));
+          RETURN_IF_ERROR(
+              RestoreTree(crypto::Digest256FromBytes(node.subtree()), sub.get(),
+                          path, spath));
+          // Owner, mode and times last: restoring the children changes the
+          // times, and a directory given away early could be written into
+          // by its new owner while the restore still works in it.
+          RETURN_IF_ERROR(SetOwner(sub.get(), node, path));
+          if (::fchmod(sub.get(), node.mode() & kPermissionBits) != 0) {
             return StatusFromErrno(errno,
                                    "cannot set the mode of '" + path + "'");
           }
-          RETURN_IF_ERROR(SetTimes(path, node.mtime_ns(), false));
+          if (::futimens(sub.get(), Times(node.mtime_ns()).ts) != 0) {
+            return StatusFromErrno(errno,
+                                   "cannot set the times of '" + path + "'");
+          }
           ++result_.dirs;
           break;
         }
         case pb::NODE_TYPE_FILE:
           if (!Included(spath)) break;
-          RETURN_IF_ERROR(RestoreFile(node, path));
+          RETURN_IF_ERROR(RestoreFile(dir_fd, node, path));
           ++result_.files;
           break;
         case pb::NODE_TYPE_SYMLINK:
           if (!Included(spath)) break;
-          ::unlink(path.c_str());
-          if (::symlink(node.link_target().c_str(), path.c_str()) != 0) {
-            return StatusFromErrno(errno, "cannot create link '" + path + "'");
-          }
-          SetTimes(path, node.mtime_ns(), true)
-              .IgnoreError();  // not all filesystems can
+          RETURN_IF_ERROR(RestoreSymlink(dir_fd, node, path));
           ++result_.symlinks;
           break;
         default:
@@ -119,23 +174,144 @@ class Restorer {
     return false;
   }
 
-  Status RestoreFile(const pb::Node& node, const std::string& path) {
-    // Never write through a symlink planted at the target path.
-    ::unlink(path.c_str());
-    int fd = ::open(path.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return StatusFromErrno(errno, "cannot create '" + path + "'");
-    Status s;
+  // The directory `name` in `dir_fd`, created (mode 0700 until its own mode
+  // is set) if missing, merged into if it exists. A symlink or file in its
+  // place is replaced with --overwrite, an error otherwise; it is never
+  // followed.
+  Result<Fd> OpenOrCreateDir(int dir_fd, const std::string& name,
+                             const std::string& path) {
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return StatusFromErrno(errno, "cannot create directory '" + path + "'");
+    }
+    Fd fd(OpenDirAt(dir_fd, name));
+    if (fd.get() < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+      if (!options_.overwrite) {
+        return Status::AlreadyExists(
+            "'" + path +
+            "' exists and is not a directory; move it away or pass "
+            "--overwrite to replace it");
+      }
+      if (::unlinkat(dir_fd, name.c_str(), 0) != 0) {
+        return StatusFromErrno(errno, "cannot remove '" + path + "'");
+      }
+      if (::mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+        return StatusFromErrno(errno, "cannot create directory '" + path + "'");
+      }
+      fd = Fd(OpenDirAt(dir_fd, name));
+    }
+    if (fd.get() < 0) {
+      return StatusFromErrno(errno, "cannot open directory '" + path + "'");
+    }
+    return fd;
+  }
+
+  // OK if a file or symlink may be put at `name`: nothing is there, or a
+  // file or symlink is and --overwrite was given.
+  Status CheckReplaceable(int dir_fd, const std::string& name,
+                          const std::string& path) {
+    struct stat st;
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return Status::OK();
+      return StatusFromErrno(errno, "cannot stat '" + path + "'");
+    }
+    if (S_ISDIR(st.st_mode)) return IsADirectory(path);
+    if (!options_.overwrite) return Exists(path);
+    return Status::OK();
+  }
+
+  static Status Exists(const std::string& path) {
+    return Status::AlreadyExists(
+        "'" + path +
+        "' already exists; restore into an empty directory or pass "
+        "--overwrite to replace existing files");
+  }
+  static Status IsADirectory(const std::string& path) {
+    return Status::AlreadyExists("'" + path +
+                                 "' is a directory where the snapshot has a "
+                                 "file; move it away and restore again");
+  }
+
+  // Renames the complete temporary `tmp` to `name`: over an existing file
+  // or symlink with --overwrite (rename replaces the entry, never writes
+  // through it), otherwise only if `name` is still free.
+  Status Publish(int dir_fd, const std::string& tmp, const std::string& name,
+                 const std::string& path) {
+    if (options_.overwrite) {
+      if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) == 0) {
+        return Status::OK();
+      }
+      if (errno == EISDIR) return IsADirectory(path);
+      return StatusFromErrno(errno, "cannot rename into '" + path + "'");
+    }
+    if (::renameat2(dir_fd, tmp.c_str(), dir_fd, name.c_str(),
+                    RENAME_NOREPLACE) == 0) {
+      return Status::OK();
+    }
+    if (errno == EEXIST) return Exists(path);
+    if (errno != EINVAL && errno != ENOSYS) {
+      return StatusFromErrno(errno, "cannot rename into '" + path + "'");
+    }
+    // Filesystems without RENAME_NOREPLACE: link(2) refuses an existing
+    // name too, and links a symlink itself, not its target.
+    if (::linkat(dir_fd, tmp.c_str(), dir_fd, name.c_str(), 0) != 0) {
+      if (errno == EEXIST) return Exists(path);
+      return StatusFromErrno(errno, "cannot link into '" + path + "'");
+    }
+    // The file is in place; a leftover second name is only untidy.
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return Status::OK();
+  }
+
+  // Only root can give files away; anyone else restores as themselves.
+  Status SetOwner(int fd, const pb::Node& node, const std::string& path) {
+    if (!restore_owner_ || ::fchown(fd, node.uid(), node.gid()) == 0) {
+      return Status::OK();
+    }
+    return StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
+  }
+
+  Status RestoreFile(int dir_fd, const pb::Node& node,
+                     const std::string& path) {
+    RETURN_IF_ERROR(CheckReplaceable(dir_fd, node.name(), path));
+    std::string tmp;
+    Fd fd(-1);
+    for (int i = 0; i < kTempAttempts && fd.get() < 0; ++i) {
+      tmp = TempName(node.name());
+      fd = Fd(::openat(dir_fd, tmp.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0600));
+      if (fd.get() < 0 && errno != EEXIST) break;
+    }
+    if (fd.get() < 0) {
+      return StatusFromErrno(
+          errno, "cannot create a temporary file for '" + path + "'");
+    }
+    Status s = WriteContent(fd.get(), node, path);
+    if (!s.ok()) store_->DropReadAhead();
+    if (s.ok()) s = SetOwner(fd.get(), node, path);
+    if (s.ok() && ::fchmod(fd.get(), node.mode() & kPermissionBits) != 0) {
+      s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
+    }
+    if (s.ok() && ::futimens(fd.get(), Times(node.mtime_ns()).ts) != 0) {
+      s = StatusFromErrno(errno, "cannot set the times of '" + path + "'");
+    }
+    Status closed = fd.Close("cannot write '" + path + "'");
+    if (s.ok()) s = closed;
+    if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);
+    // Never leave a partial or unpublished file behind. Should even this
+    // fail, the hidden temporary name is all that remains.
+    if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return s;
+  }
+
+  Status WriteContent(int fd, const pb::Node& node, const std::string& path) {
     uint64_t offset = 0;
     // Workers fetch, decrypt and check the chunks while this thread writes.
     store_->ReadAhead(
         std::vector<std::string>(node.content().begin(), node.content().end()));
     for (const std::string& id : node.content()) {
       Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
-      if (!chunk.ok()) {
-        s = chunk.status().WithContext(path);
-        break;
-      }
+      if (!chunk.ok()) return chunk.status().WithContext(path);
       // All-zero chunks become holes, so sparse files stay sparse.
       if (!AllZero(*chunk)) {
         size_t done = 0;
@@ -144,35 +320,58 @@ class Restorer {
                                static_cast<off_t>(offset + done));
           if (w < 0) {
             if (errno == EINTR) continue;
-            s = StatusFromErrno(errno, "cannot write '" + path + "'");
-            break;
+            return StatusFromErrno(errno, "cannot write '" + path + "'");
           }
           done += static_cast<size_t>(w);
         }
-        if (!s.ok()) break;
       }
       offset += chunk->size();
       result_.bytes += chunk->size();
     }
-    if (s.ok() && offset != node.size()) {
-      s = Status::Corruption(
+    if (offset != node.size()) {
+      return Status::Corruption(
           "'" + path + "': its chunks add up to " + std::to_string(offset) +
           " bytes, the snapshot says " + std::to_string(node.size()));
     }
-    if (s.ok() && ::ftruncate(fd, static_cast<off_t>(offset)) != 0) {
-      s = StatusFromErrno(errno, "cannot size '" + path + "'");
+    if (::ftruncate(fd, static_cast<off_t>(offset)) != 0) {
+      return StatusFromErrno(errno, "cannot size '" + path + "'");
     }
-    if (s.ok() && ::fchmod(fd, node.mode() & 0777) != 0) {
-      s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
+    return Status::OK();
+  }
+
+  Status RestoreSymlink(int dir_fd, const pb::Node& node,
+                        const std::string& path) {
+    RETURN_IF_ERROR(CheckReplaceable(dir_fd, node.name(), path));
+    // Built under a temporary name like files, so that --overwrite replaces
+    // an entry in one rename.
+    std::string tmp;
+    int rc = -1;
+    for (int i = 0; i < kTempAttempts && rc != 0; ++i) {
+      tmp = TempName(node.name());
+      rc = ::symlinkat(node.link_target().c_str(), dir_fd, tmp.c_str());
+      if (rc != 0 && errno != EEXIST) break;
     }
-    ::close(fd);
-    if (!s.ok()) store_->DropReadAhead();
-    RETURN_IF_ERROR(s);
-    return SetTimes(path, node.mtime_ns(), false);
+    if (rc != 0) {
+      return StatusFromErrno(errno, "cannot create link '" + path + "'");
+    }
+    Status s;
+    if (restore_owner_ && ::fchownat(dir_fd, tmp.c_str(), node.uid(),
+                                     node.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
+      s = StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
+    }
+    // Not all filesystems can set a symlink's times; that loses nothing.
+    if (s.ok()) {
+      ::utimensat(dir_fd, tmp.c_str(), Times(node.mtime_ns()).ts,
+                  AT_SYMLINK_NOFOLLOW);
+    }
+    if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);
+    if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return s;
   }
 
   BlobStore* store_;
   const RestoreOptions& options_;
+  const bool restore_owner_;
   RestoreResult result_;
 };
 
@@ -264,9 +463,13 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   if (::mkdir(options.target.c_str(), 0700) != 0 && errno != EEXIST) {
     return StatusFromErrno(errno, "cannot create '" + options.target + "'");
   }
+  Fd target(::open(options.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (target.get() < 0) {
+    return StatusFromErrno(errno, "cannot open '" + options.target + "'");
+  }
   Restorer restorer(store.get(), options);
   RETURN_IF_ERROR(restorer.RestoreTree(crypto::Digest256FromBytes(snap.tree()),
-                                       options.target, ""));
+                                       target.get(), options.target, ""));
   return restorer.result();
 }
 

@@ -1,10 +1,16 @@
 // Restoring a snapshot into a directory: every backed-up path is laid out
 // below the target as it was (restic's layout: /home/u/chats → TARGET/home/
-// u/chats), with modes, mtimes, symlinks, empty and sparse files.
+// u/chats), with modes, mtimes, symlinks, empty and sparse files, and, when
+// restoring as root, owners.
 //
 // Names come from the repository, which is not trusted: a name that is
 // empty, "." or "..", or contains '/' or NUL is refused (Corruption), so no
-// path escapes the target. Symlinks are created, never followed.
+// path escapes the target. Below the target everything is created relative
+// to open directory descriptors, and no symlink is ever followed: not one
+// already in the target, not one the restore created itself. Files and
+// symlinks are built under a temporary name in their directory and renamed
+// into place when complete, so a failed restore leaves no partial file
+// under a real name. The rules are docs/design.md, section 5.8.
 //
 // Thread-safety: one Restore call at a time per Repository object.
 #ifndef CHATVAULT_BACKUP_RESTORER_H_
@@ -19,12 +25,18 @@
 namespace chatvault::backup {
 
 struct RestoreOptions {
-  std::string target;  // created if missing
+  // Created if missing; followed if it is a symlink (it is the caller's
+  // choice), unlike anything below it.
+  std::string target;
   std::vector<std::string>
       includes;  // fnmatch on the snapshot path; empty: all
   std::vector<std::string> excludes;
   // The local cache's directory, for the index cache; empty: none.
   std::string cache_dir;
+  // Replace files and symlinks that exist in the target. Without it such an
+  // entry is AlreadyExists. Existing directories are always merged into;
+  // a directory where the snapshot has a file is never replaced.
+  bool overwrite = false;
 };
 
 struct RestoreResult {
@@ -38,6 +50,12 @@ struct RestoreResult {
 // ID. NotFound if none matches, InvalidArgument if several do.
 Result<std::string> ResolveSnapshot(Repository* repo, std::string_view name);
 
+// Restores snapshot `snapshot_id` below `options.target`. Directories are
+// merged into existing ones. Stops at the first error: AlreadyExists for an
+// entry in the way (naming its path and, where it helps, --overwrite);
+// Corruption for damaged data or unsafe names; the errno-derived Status for
+// the local file system. What was completed before an error stays; files
+// and symlinks being written are removed.
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
                               const RestoreOptions& options);
 

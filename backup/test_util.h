@@ -2,6 +2,10 @@
 #ifndef CHATVAULT_BACKUP_TEST_UTIL_H_
 #define CHATVAULT_BACKUP_TEST_UTIL_H_
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "backup/repository.h"
 
 namespace chatvault::backup::testing {
@@ -24,6 +28,27 @@ inline InitOptions FastInit(ChunkerParams chunker = InitOptions{}.chunker) {
   o.chunker = chunker;
   return o;
 }
+
+// The unprivileged user and group ("nobody", "nogroup" on Debian).
+constexpr uid_t kNobody = 65534;
+
+// While alive, runs the process with effective uid and gid `id`; a no-op
+// when not root. Root reads mode-000 files and may chown, so tests of what
+// an ordinary user sees drop to one when they run as root (CI, containers).
+class ScopedEffectiveId {
+ public:
+  explicit ScopedEffectiveId(uid_t id) : active_(::geteuid() == 0) {
+    if (active_ && (::setegid(id) != 0 || ::seteuid(id) != 0)) std::abort();
+  }
+  ~ScopedEffectiveId() {
+    if (active_ && (::seteuid(0) != 0 || ::setegid(0) != 0)) std::abort();
+  }
+  ScopedEffectiveId(const ScopedEffectiveId&) = delete;
+  ScopedEffectiveId& operator=(const ScopedEffectiveId&) = delete;
+
+ private:
+  bool active_;
+};
 
 }  // namespace chatvault::backup::testing
 

@@ -1,4 +1,4 @@
-// chatvault restore SNAPSHOT|latest --target DIR.
+// chatvault restore SNAPSHOT|latest --target DIR [--overwrite].
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +13,7 @@ struct RestoreArgs {
   std::string target;
   std::vector<std::string> includes;
   std::vector<std::string> excludes;
+  bool overwrite = false;
 };
 
 int RunRestore(Context& ctx, const RestoreArgs& args) {
@@ -25,6 +26,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
   options.includes = args.includes;
   options.cache_dir = ctx.cache_dir();
   options.excludes = args.excludes;
+  options.overwrite = args.overwrite;
   auto start = std::chrono::steady_clock::now();
   Result<backup::RestoreResult> r = backup::Restore(repo->get(), *id, options);
   if (!r.ok()) return Fail(r.status());
@@ -64,6 +66,9 @@ void AddRestoreCommand(CLI::App& app, Context& ctx, int& exit_code) {
   cmd->add_option("--include", args->includes,
                   "Restore only paths matching PATTERN");
   cmd->add_option("--exclude", args->excludes, "Skip paths matching PATTERN");
+  cmd->add_flag("--overwrite", args->overwrite,
+                "Replace files and symlinks already in the target (default: "
+                "stop, exit status 16); directories are always merged");
   cmd->callback(
       [&ctx, &exit_code, args] { exit_code = RunRestore(ctx, *args); });
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -20,9 +21,12 @@ struct Output {
   std::string text;  // stdout and stderr
 };
 
-Output RunChatvault(const std::string& args, const std::string& env = "") {
-  std::string cmd =
-      env + " " + std::string(CHATVAULT_BINARY) + " " + args + " 2>&1";
+// Runs `env runner chatvault args`; `runner` is a command prefix such as
+// setpriv's.
+Output RunChatvault(const std::string& args, const std::string& env = "",
+                    const std::string& runner = "") {
+  std::string cmd = env + " " + runner + " " + std::string(CHATVAULT_BINARY) +
+                    " " + args + " 2>&1";
   Output out;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return out;
@@ -126,9 +130,75 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   std::ifstream f(dir_ + "/out" + dir_ + "/chats/msgstore.db");
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}),
             std::string(100000, 'm'));
+  // The files are there now: a second restore stops unless told otherwise.
+  Output again_restore =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
+  EXPECT_EQ(again_restore.exit_code, 16) << again_restore.text;
+  EXPECT_NE(again_restore.text.find("--overwrite"), std::string::npos)
+      << again_restore.text;
+  Output overwrite = RunChatvault(
+      repo() + " restore latest --overwrite --target " + dir_ + "/out", env);
+  EXPECT_EQ(overwrite.exit_code, 0) << overwrite.text;
   Output unknown =
       RunChatvault(repo() + " restore ffffffff --target " + dir_ + "/x", env);
   EXPECT_EQ(unknown.exit_code, 10) << unknown.text;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// Exit code 3: the backup completed and saved a snapshot without the one
+// file it could not read. Root reads a mode-000 file anyway, so as root
+// (CI, containers) chatvault runs as nobody, which owns the test directory.
+TEST_F(CliRepoTest, UnreadableSourceFileGivesExitCode3AndAPartialSnapshot) {
+  constexpr uid_t kNobody = 65534;
+  const bool root = ::geteuid() == 0;
+  const std::string nobody = std::to_string(kNobody);
+  const std::string runner = root ? "setpriv --reuid=" + nobody +
+                                        " --regid=" + nobody + " --clear-groups"
+                                  : "";
+  const std::string env =
+      "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
+  const std::string src = dir_ + "/chats";
+  std::filesystem::create_directories(src + "/Media");
+  std::string db(70000, '\0');
+  for (size_t i = 0; i < db.size(); ++i) db[i] = static_cast<char>(i * 7);
+  std::ofstream(src + "/msgstore.db", std::ios::binary) << db;
+  std::ofstream(src + "/Media/a.jpg", std::ios::binary) << "jpeg";
+  std::ofstream(src + "/locked.db", std::ios::binary) << "private";
+  if (root) {
+    ASSERT_EQ(::chown(dir_.c_str(), kNobody, kNobody), 0);
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_))
+      ASSERT_EQ(::lchown(e.path().c_str(), kNobody, kNobody), 0);
+  }
+  ASSERT_EQ(::chmod((src + "/locked.db").c_str(), 0), 0);
+  ASSERT_EQ(RunChatvault(repo() + " init", env, runner).exit_code, 0);
+
+  Output backup = RunChatvault(repo() + " backup " + src, env, runner);
+  EXPECT_EQ(backup.exit_code, 3) << backup.text;
+  EXPECT_NE(backup.text.find("skipped " + src + "/locked.db"),
+            std::string::npos)
+      << backup.text;
+  Output snaps = RunChatvault(repo() + " --json snapshots", env, runner);
+  ASSERT_EQ(snaps.exit_code, 0) << snaps.text;
+  // One snapshot, holding the two readable files.
+  size_t ids = 0;
+  for (size_t at = 0;
+       (at = snaps.text.find("\"id\":", at)) != std::string::npos; ++at) {
+    ++ids;
+  }
+  EXPECT_EQ(ids, 1u) << snaps.text;
+  EXPECT_NE(snaps.text.find("\"files\":2"), std::string::npos) << snaps.text;
+
+  Output restore = RunChatvault(
+      repo() + " restore latest --target " + dir_ + "/out", env, runner);
+  ASSERT_EQ(restore.exit_code, 0) << restore.text;
+  const std::string out = dir_ + "/out" + src;
+  EXPECT_TRUE(ReadAll(out + "/msgstore.db") == db);
+  EXPECT_EQ(ReadAll(out + "/Media/a.jpg"), "jpeg");
+  EXPECT_FALSE(std::filesystem::exists(out + "/locked.db"));
 }
 
 TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {

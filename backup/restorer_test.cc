@@ -1,0 +1,352 @@
+// Restoring into targets that are not empty or hold planted symlinks, from
+// snapshots built node by node (as a hostile repository could), and
+// restores that fail half way.
+#include "backup/restorer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "backup/blob_store.h"
+#include "backup/pack.h"
+#include "backup/test_util.h"
+#include "storage/mem_backend.h"
+
+namespace chatvault::backup {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// The names in `dir`, sorted.
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool IsSymlink(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+class RestorerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cvrestXXXXXX";
+    dir_ = mkdtemp(tmpl);
+    target_ = dir_ + "/target";
+    outside_ = dir_ + "/outside";
+    fs::create_directories(target_);
+    fs::create_directories(outside_);
+    std::ofstream(outside_ + "/keep") << "outside";
+    Result<std::unique_ptr<Repository>> r =
+        Repository::Init(&backend_, AsBytes("pw"),
+                         crypto::RecoveryCode::Generate(), testing::FastInit());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    repo_ = std::move(*r);
+    Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(repo_.get());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Stores `bytes` as a blob of `type` and returns its ID.
+  std::string AddBlob(pb::BlobType type, const std::string& bytes) {
+    crypto::Digest256 id = BlobId(repo_->keys().blob_id_key(), AsBytes(bytes));
+    EXPECT_TRUE(store_->Add(type, id, AsBytes(bytes)).ok());
+    return std::string(AsChars(id));
+  }
+
+  pb::Node File(const std::string& name, const std::string& content) {
+    pb::Node n;
+    n.set_name(name);
+    n.set_type(pb::NODE_TYPE_FILE);
+    n.set_mode(0640);
+    n.set_mtime_ns(1'600'000'000'123'456'789);
+    n.set_size(content.size());
+    if (!content.empty())
+      *n.add_content() = AddBlob(pb::BLOB_TYPE_DATA, content);
+    return n;
+  }
+
+  pb::Node Dir(const std::string& name, const std::vector<pb::Node>& nodes) {
+    pb::Node n;
+    n.set_name(name);
+    n.set_type(pb::NODE_TYPE_DIR);
+    n.set_mode(0750);
+    n.set_mtime_ns(1'500'000'000'000'000'000);
+    n.set_subtree(Tree(nodes));
+    return n;
+  }
+
+  static pb::Node Link(const std::string& name, const std::string& to) {
+    pb::Node n;
+    n.set_name(name);
+    n.set_type(pb::NODE_TYPE_SYMLINK);
+    n.set_link_target(to);
+    return n;
+  }
+
+  std::string Tree(const std::vector<pb::Node>& nodes) {
+    pb::Tree tree;
+    for (const pb::Node& n : nodes) *tree.add_nodes() = n;
+    return AddBlob(pb::BLOB_TYPE_TREE, tree.SerializeAsString());
+  }
+
+  // A snapshot whose root directory holds `nodes`, in this order (which
+  // need not be sorted, nor the names distinct).
+  std::string Snapshot(const std::vector<pb::Node>& nodes) {
+    pb::Snapshot snap;
+    snap.set_tree(Tree(nodes));
+    EXPECT_TRUE(store_->Flush().ok());
+    Result<std::string> id =
+        repo_->SaveObject(ObjectType::kSnapshot, "snapshots", snap);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    return id.ok() ? *id : "";
+  }
+
+  Result<RestoreResult> RestoreTo(const std::string& id, bool overwrite) {
+    RestoreOptions o;
+    o.target = target_;
+    o.overwrite = overwrite;
+    return Restore(repo_.get(), id, o);
+  }
+
+  // The planted or hostile links below point here; nothing may change.
+  void ExpectOutsideUntouched() {
+    EXPECT_EQ(Names(outside_), std::vector<std::string>{"keep"});
+    EXPECT_EQ(ReadAll(outside_ + "/keep"), "outside");
+  }
+
+  std::string dir_, target_, outside_;
+  storage::MemBackend backend_;
+  std::unique_ptr<Repository> repo_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(RestorerTest, SymlinkInTargetWhereSnapshotHasADirectoryIsNotFollowed) {
+  std::string id = Snapshot({Dir("d", {File("f", "data")})});
+  ASSERT_EQ(::symlink(outside_.c_str(), (target_ + "/d").c_str()), 0);
+
+  Result<RestoreResult> r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(r.status().message().find("'" + target_ + "/d' exists and is not"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("--overwrite"), std::string::npos);
+  EXPECT_TRUE(IsSymlink(target_ + "/d"));
+  ExpectOutsideUntouched();
+
+  r = RestoreTo(id, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(IsDir(target_ + "/d"));
+  EXPECT_EQ(ReadAll(target_ + "/d/f"), "data");
+  ExpectOutsideUntouched();
+}
+
+TEST_F(RestorerTest,
+       SymlinkInTargetWhereSnapshotHasAFileIsReplacedNotFollowed) {
+  std::string id = Snapshot({File("f", "new")});
+  ASSERT_EQ(::symlink((outside_ + "/keep").c_str(), (target_ + "/f").c_str()),
+            0);
+  EXPECT_EQ(RestoreTo(id, false).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(IsSymlink(target_ + "/f"));
+  ExpectOutsideUntouched();
+
+  ASSERT_TRUE(RestoreTo(id, true).ok());
+  EXPECT_FALSE(IsSymlink(target_ + "/f"));
+  EXPECT_EQ(ReadAll(target_ + "/f"), "new");
+  ExpectOutsideUntouched();
+}
+
+// A hostile tree: a symlink out of the target, then a directory and a file
+// of the same names, whose contents would land outside if the restore
+// followed the links it had just made.
+TEST_F(RestorerTest, SymlinkMadeByTheRestoreItselfIsNotFollowed) {
+  std::string id = Snapshot({Link("a", outside_), Dir("a", {File("f", "x")}),
+                             Link("b", outside_ + "/keep"), File("b", "x")});
+  Result<RestoreResult> r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists)
+      << r.status().ToString();
+  ExpectOutsideUntouched();
+  fs::remove_all(target_);
+
+  r = RestoreTo(id, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(IsDir(target_ + "/a"));
+  EXPECT_EQ(ReadAll(target_ + "/a/f"), "x");
+  EXPECT_FALSE(IsSymlink(target_ + "/b"));
+  EXPECT_EQ(ReadAll(target_ + "/b"), "x");
+  ExpectOutsideUntouched();
+}
+
+TEST_F(RestorerTest, ExistingFileIsRefusedUnlessOverwriteAndDirsAreMerged) {
+  std::string id =
+      Snapshot({Dir("d", {File("g", "snapshot g")}), File("f", "snapshot f")});
+  fs::create_directories(target_ + "/d");
+  std::ofstream(target_ + "/d/mine") << "mine";
+  std::ofstream(target_ + "/f") << "old";
+
+  Result<RestoreResult> r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(r.status().message().find("'" + target_ + "/f' already exists"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("--overwrite"), std::string::npos);
+  EXPECT_EQ(ReadAll(target_ + "/f"), "old");
+  // The directory before "f" was merged into, not refused.
+  EXPECT_EQ(ReadAll(target_ + "/d/g"), "snapshot g");
+
+  r = RestoreTo(id, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files, 2u);
+  EXPECT_EQ(ReadAll(target_ + "/f"), "snapshot f");
+  EXPECT_EQ(ReadAll(target_ + "/d/g"), "snapshot g");
+  EXPECT_EQ(ReadAll(target_ + "/d/mine"), "mine");
+  struct stat st;
+  ASSERT_EQ(::stat((target_ + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123'456'789);
+  ASSERT_EQ(::stat((target_ + "/d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(Names(target_), (std::vector<std::string>{"d", "f"}));
+}
+
+TEST_F(RestorerTest, DirectoryWhereSnapshotHasAFileIsNeverReplaced) {
+  std::string id = Snapshot({File("f", "data")});
+  fs::create_directories(target_ + "/f");
+  std::ofstream(target_ + "/f/mine") << "mine";
+  for (bool overwrite : {false, true}) {
+    Result<RestoreResult> r = RestoreTo(id, overwrite);
+    EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << overwrite;
+    EXPECT_NE(r.status().message().find(target_ + "/f' is a directory"),
+              std::string::npos)
+        << r.status().ToString();
+    EXPECT_EQ(ReadAll(target_ + "/f/mine"), "mine");
+    EXPECT_EQ(Names(target_), std::vector<std::string>{"f"});
+  }
+}
+
+TEST_F(RestorerTest, FailedFileLeavesNoPartialFileUnderItsNameNorTemporary) {
+  pb::Node missing_chunk = File("bad", "first chunk");
+  *missing_chunk.add_content() = std::string(32, 'z');  // not in the repo
+  missing_chunk.set_size(missing_chunk.size() + 10);
+  pb::Node wrong_size = File("bad", "first chunk");
+  wrong_size.set_size(wrong_size.size() + 1);
+  for (const pb::Node& bad : {missing_chunk, wrong_size}) {
+    fs::remove_all(target_);
+    std::string id = Snapshot({File("a-good", "ok"), bad});
+    Result<RestoreResult> r = RestoreTo(id, false);
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find(target_ + "/bad"), std::string::npos)
+        << r.status().ToString();
+    EXPECT_EQ(Names(target_), std::vector<std::string>{"a-good"});
+
+    // With --overwrite, the file that was there stays as it was.
+    std::ofstream(target_ + "/bad") << "previous";
+    r = RestoreTo(id, true);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(ReadAll(target_ + "/bad"), "previous");
+    EXPECT_EQ(Names(target_), (std::vector<std::string>{"a-good", "bad"}));
+  }
+}
+
+// The temporary name must fit NAME_MAX whatever the length of the name.
+TEST_F(RestorerTest, LongestNamesRestoreThroughTheirTemporaryNames) {
+  const std::string name(255, 'n');
+  ASSERT_TRUE(RestoreTo(Snapshot({File(name, "long")}), false).ok());
+  EXPECT_EQ(ReadAll(target_ + "/" + name), "long");
+  ASSERT_TRUE(RestoreTo(Snapshot({Link(name, "x")}), true).ok());
+  EXPECT_TRUE(IsSymlink(target_ + "/" + name));
+  EXPECT_EQ(Names(target_), std::vector<std::string>{name});
+}
+
+TEST_F(RestorerTest, EmptyFilesAndLinksRestoreWithoutFollowingTheLinks) {
+  std::string id = Snapshot({File("empty", ""), Link("l", outside_ + "/keep"),
+                             Link("dangling", "../no/such/file")});
+  Result<RestoreResult> r = RestoreTo(id, false);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files, 1u);
+  EXPECT_EQ(r->symlinks, 2u);
+  EXPECT_TRUE(fs::is_regular_file(target_ + "/empty"));
+  EXPECT_EQ(fs::file_size(target_ + "/empty"), 0u);
+  EXPECT_EQ(fs::read_symlink(target_ + "/l"), outside_ + "/keep");
+  EXPECT_EQ(fs::read_symlink(target_ + "/dangling"), "../no/such/file");
+  ExpectOutsideUntouched();
+}
+
+// Regression: a time before 1970 with a fraction of a second gave negative
+// nanoseconds, which utimensat refuses.
+TEST_F(RestorerTest, TimesBefore1970AreRestored) {
+  pb::Node file = File("old", "data");
+  file.set_mtime_ns(-1'500'000'000);
+  ASSERT_TRUE(RestoreTo(Snapshot({file}), false).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((target_ + "/old").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, -2);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 500'000'000);
+}
+
+// Owners are restored by root only; anyone else restores as themselves,
+// without failing.
+TEST_F(RestorerTest, OwnersAreRestoredOnlyAsRoot) {
+  pb::Node file = File("f", "data");
+  pb::Node link = Link("l", "f");
+  for (pb::Node* n : {&file, &link}) {
+    n->set_uid(12345);
+    n->set_gid(23456);
+  }
+  pb::Node dir = Dir("d", {file, link});
+  dir.set_uid(12345);
+  dir.set_gid(23456);
+  std::string id = Snapshot({dir});
+  const bool root = ::geteuid() == 0;
+
+  ASSERT_TRUE(RestoreTo(id, false).ok());
+  for (const char* p : {"/d", "/d/f", "/d/l"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((target_ + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, root ? 12345u : ::geteuid()) << p;
+    EXPECT_EQ(st.st_gid, root ? 23456u : ::getegid()) << p;
+  }
+  if (!root) return;
+
+  // The same restore by an ordinary user, as root's tests can run one.
+  const std::string mine = dir_ + "/nobody";
+  fs::create_directories(mine);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(mine.c_str(), testing::kNobody, testing::kNobody), 0);
+  RestoreOptions o;
+  o.target = mine;
+  {
+    testing::ScopedEffectiveId nobody(testing::kNobody);
+    Result<RestoreResult> r = Restore(repo_.get(), id, o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  for (const char* p : {"/d", "/d/f", "/d/l"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat((mine + p).c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, testing::kNobody) << p;
+    EXPECT_EQ(st.st_gid, testing::kNobody) << p;
+  }
+}
+
+}  // namespace
+}  // namespace chatvault::backup
