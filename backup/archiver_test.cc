@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "backup/blob_store.h"
@@ -316,6 +317,10 @@ TEST_F(ArchiverTest, RepositoryFailureMidBackupFailsTheBackup) {
 }
 
 TEST_F(ArchiverTest, UnsafeNamesFromTheRepositoryAreRefused) {
+  std::set<std::string> before = {"restore-evil"};
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    before.insert(e.path().filename().string());
+  }
   for (const char* evil : {"..", ".", "", "a/b"}) {
     pb::Tree tree;
     pb::Node* n = tree.add_nodes();
@@ -336,8 +341,14 @@ TEST_F(ArchiverTest, UnsafeNamesFromTheRepositoryAreRefused) {
     o.target = dir_ + "/restore-evil";
     Result<RestoreResult> r = Restore(repo_.get(), *sid, o);
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << evil;
+    // Nothing was written, inside the target or next to it.
+    EXPECT_TRUE(fs::is_empty(o.target)) << evil;
   }
-  EXPECT_FALSE(fs::exists(dir_ + "/x"));
+  std::set<std::string> entries;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    entries.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(entries, std::set<std::string>(before.begin(), before.end()));
 }
 
 TEST_F(ArchiverTest, DamagedPackIsDetectedOnRestore) {
