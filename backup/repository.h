@@ -28,7 +28,9 @@ inline constexpr uint32_t kFormatVersion = 1;
 
 struct InitOptions {
   crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
-  // Provisional defaults until the chunk-size benchmark picks them.
+  // 1 MiB average: on the benchmark chat store the smallest daily growth
+  // and a quarter of the blobs of 256 KiB (bench/chunk_sizes.sh,
+  // docs/benchmarks.md).
   ChunkerParams chunker = {256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 1};
 };
 
