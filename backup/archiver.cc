@@ -13,13 +13,20 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "backup/blob_store.h"
 #include "backup/file_cache.h"
+#include "backup/sqlite_capture.h"
 #include "base/errno.h"
 
 namespace chatvault::backup {
 namespace {
+
+// Database pages are handed to the workers this many bytes at a time.
+constexpr size_t kPageBatchBytes = size_t{1} << 20;
+// How long a capture waits for the app's writer before giving up.
+constexpr std::chrono::milliseconds kSqliteMaxWait{30'000};
 
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
@@ -57,6 +64,13 @@ class Archiver {
   Result<std::optional<pb::Node>> SaveEntry(const std::string& path,
                                             const std::string& name) {
     if (Excluded(path, name)) return std::optional<pb::Node>();
+    // A captured database already holds what its WAL or journal had
+    // committed; the companions would only restore a stale or torn state.
+    if (std::string_view suffix = SqliteCompanionSuffix(name);
+        !suffix.empty() &&
+        captured_.contains(path.substr(0, path.size() - suffix.size()))) {
+      return std::optional<pb::Node>();
+    }
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) return std::optional<pb::Node>();  // vanished
@@ -164,6 +178,7 @@ class Archiver {
   }
 
   const std::vector<std::string>& unreadable() const { return unreadable_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
   uint64_t files_unchanged() const { return files_unchanged_; }
   const BackupProgress& progress() const { return progress_state_; }
 
@@ -209,6 +224,11 @@ class Archiver {
   bool ReuseUnchanged(const std::string& path, const struct stat& st,
                       pb::Node* node) {
     if (!cache_) return false;
+    // A database whose WAL holds commits changes without its file changing.
+    struct stat wal;
+    if (::lstat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0) {
+      return false;
+    }
     std::optional<pb::FileCacheEntry> e = cache_->Lookup(path, st);
     if (!e) return false;
     for (const std::string& id : e->content()) {
@@ -241,6 +261,30 @@ class Archiver {
       return Status::NotFound("'" + path + "' is no longer a regular file");
     }
     progress_state_.current = path;
+    // An SQLite database is read at one committed state, on page
+    // boundaries; anything else is cut by content.
+    std::unique_ptr<SqliteCapture> capture;
+    uint64_t limit = UINT64_MAX;
+    size_t fixed = 0;
+    {
+      std::byte head[kSqliteHeaderBytes];
+      if (::pread(fd, head, sizeof head, 0) == sizeof head &&
+          ParseSqliteHeader(ByteView(head, sizeof head))) {
+        Result<std::unique_ptr<SqliteCapture>> c =
+            SqliteCapture::Begin(path, kSqliteMaxWait);
+        if (c.ok()) {
+          capture = std::move(*c);
+          limit = capture->size();
+          fixed = size_t{capture->page_size()} * pages_per_blob_;
+          captured_.insert(path);
+        } else if (c.status().code() != StatusCode::kInvalidArgument) {
+          warnings_.push_back("'" + path +
+                              "' was copied as a plain file, not captured "
+                              "at one committed state: " +
+                              std::string(c.status().message()));
+        }
+      }
+    }
     const size_t max = chunker_.params().max_size;
     // One buffer for all files, never zero-filled: `filled` bytes of it
     // hold data.
@@ -249,8 +293,9 @@ class Archiver {
     // Every submitted chunk is resolved, even when reading fails halfway.
     auto resolve = [&] {
       for (uint64_t t : tickets) {
-        crypto::Digest256 id = store_->Resolve(t);
-        node->add_content(std::string(AsChars(id)));
+        for (const crypto::Digest256& id : store_->Resolve(t)) {
+          node->add_content(std::string(AsChars(id)));
+        }
       }
     };
     size_t filled = 0;
@@ -259,7 +304,13 @@ class Archiver {
     Status status;
     while (status.ok()) {
       while (!eof && filled < 2 * max) {
-        ssize_t n = ::read(fd, buf_.get() + filled, 2 * max - filled);
+        const size_t want = static_cast<size_t>(
+            std::min<uint64_t>(2 * max - filled, limit - size - filled));
+        if (want == 0) {
+          eof = true;
+          break;
+        }
+        ssize_t n = ::read(fd, buf_.get() + filled, want);
         if (n < 0) {
           if (errno == EINTR) continue;
           status = StatusFromErrno(errno, "cannot read '" + path + "'");
@@ -272,12 +323,20 @@ class Archiver {
       const ByteView data(buf_.get(), filled);
       size_t offset = 0;
       while (offset < filled && (eof || filled - offset >= max)) {
-        Chunker::Cut cut = chunker_.FindCut(data.subspan(offset));
+        // Database pages go in batches of whole pages (the last one may be
+        // short at the end), one hand-over for many small blobs.
+        const size_t batch =
+            fixed == 0 ? 0
+            : eof      ? std::min(filled - offset, kPageBatchBytes)
+                  : std::min(filled - offset, kPageBatchBytes) / fixed * fixed;
+        Chunker::Cut cut = fixed ? Chunker::Cut{batch, 0}
+                                 : chunker_.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);
         // Hashed (and sealed, if new) by the store's workers.
         Result<uint64_t> ticket = store_->Submit(
-            pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()));
+            pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()), fixed);
         if (!ticket.ok()) {
+          capture.reset();  // before the descriptor: see sqlite_capture.h
           ::close(fd);
           store_error_ = ticket.status();
           return store_error_;
@@ -293,6 +352,7 @@ class Archiver {
       if (eof && filled == 0) break;
     }
     if (status.ok() && ::fstat(fd, &st) == 0) *after = st;
+    capture.reset();  // before the descriptor: see sqlite_capture.h
     ::close(fd);
     resolve();
     RETURN_IF_ERROR(status);
@@ -317,6 +377,13 @@ class Archiver {
   std::vector<std::string> unreadable_;
   std::unique_ptr<std::byte[]> buf_;
   Status store_error_;
+  std::set<std::string> captured_;  // databases read through a capture
+  // SQLite databases are cut on page boundaries, this many pages a blob,
+  // so that a scattered update stores only the pages it touched.
+  const uint32_t pages_per_blob_ =
+      std::clamp<uint32_t>(repo_->config().chunker().sqlite_pages_per_blob(), 1,
+                           kMaxSqlitePagesPerBlob);
+  std::vector<std::string> warnings_;
 };
 
 // The directories leading to the backed-up paths, with the paths' own
@@ -453,6 +520,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
   result.pack_bytes_written = store->stats().pack_bytes_written;
   result.unreadable = archiver.unreadable();
   result.files_unchanged = archiver.files_unchanged();
+  warnings.insert(warnings.end(), archiver.warnings().begin(),
+                  archiver.warnings().end());
   // Only after the snapshot is saved: the cache never names blobs that a
   // failed backup may not have indexed.
   if (cache) {

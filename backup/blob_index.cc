@@ -95,7 +95,7 @@ struct BlobIndex::Lmdb {
   }
 };
 
-BlobIndex::~BlobIndex() = default;
+BlobIndex::~BlobIndex() { WritePending(); }
 
 std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -109,7 +109,9 @@ std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
     const size_t map =
         sizeof(size_t) >= 8 ? (size_t{16} << 30) : (size_t{256} << 20);
     if (mdb_env_set_mapsize(db->env, map) != 0 ||
-        mdb_env_open(db->env, dir.c_str(), MDB_NOTLS, 0600) != 0) {
+        // No fsync: a crash may lose the last transactions, never the
+        // database's consistency, and a lost entry is read again.
+        mdb_env_open(db->env, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600) != 0) {
       return nullptr;
     }
     MDB_txn* txn = nullptr;
@@ -190,44 +192,60 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
     index->Add(id, object);
     ++index->indexes_loaded_;
   }
+  // One transaction for all of them.
+  index->WritePending();
   return index;
 }
 
 void BlobIndex::Add(const std::string& name, const pb::Index& index) {
-  if (db_) {
-    bool ok = db_->Write([&](MDB_txn* txn) {
-      bool fine = true;
-      ForEachEntry(
-          index, [&](const crypto::Digest256& id, const BlobLocation& loc) {
-            std::string k = BlobKey(id), v = EncodeLocation(loc);
-            MDB_val key = Val(k), value = Val(v);
-            int rc = mdb_put(txn, db_->dbi, &key, &value, MDB_NOOVERWRITE);
-            fine = fine && (rc == 0 || rc == MDB_KEYEXIST);
-          });
-      std::string k = std::string(1, kIndexPrefix) + name;
-      MDB_val key = Val(k), value = Val("");
-      return fine && mdb_put(txn, db_->dbi, &key, &value, 0) == 0;
-    });
-    if (ok) return;
-    // The cache failed (full disk, full map): carry on in memory with
-    // everything it held.
-    ForEach([&](const crypto::Digest256& id, const BlobLocation& loc) {
-      memory_.emplace(id, loc);
-    });
-    db_.reset();
-  }
   ForEachEntry(index,
                [&](const crypto::Digest256& id, const BlobLocation& loc) {
-                 memory_.emplace(id, loc);
+                 if (!db_ || !CachedContains(id)) memory_.emplace(id, loc);
                });
+  if (db_) pending_names_.push_back(name);
+}
+
+void BlobIndex::WritePending() {
+  if (!db_ || (memory_.empty() && pending_names_.empty())) return;
+  bool ok = db_->Write([&](MDB_txn* txn) {
+    for (const auto& [id, loc] : memory_) {
+      std::string k = BlobKey(id), v = EncodeLocation(loc);
+      MDB_val key = Val(k), value = Val(v);
+      int rc = mdb_put(txn, db_->dbi, &key, &value, MDB_NOOVERWRITE);
+      if (rc != 0 && rc != MDB_KEYEXIST) return false;
+    }
+    for (const std::string& name : pending_names_) {
+      std::string k = std::string(1, kIndexPrefix) + name;
+      MDB_val key = Val(k), value = Val("");
+      if (mdb_put(txn, db_->dbi, &key, &value, 0) != 0) return false;
+    }
+    return true;
+  });
+  if (ok) {
+    memory_.clear();
+    pending_names_.clear();
+    return;
+  }
+  // The cache failed (full disk, full map): carry on in memory with
+  // everything it held.
+  std::map<crypto::Digest256, BlobLocation> all;
+  ForEach([&](const crypto::Digest256& id, const BlobLocation& loc) {
+    all.emplace(id, loc);
+  });
+  memory_ = std::move(all);
+  pending_names_.clear();
+  db_.reset();
+}
+
+bool BlobIndex::CachedContains(const crypto::Digest256& id) const {
+  std::string k = BlobKey(id);
+  MDB_val key = Val(k), value;
+  return mdb_get(db_->read, db_->dbi, &key, &value) == 0;
 }
 
 std::optional<BlobLocation> BlobIndex::Find(const crypto::Digest256& id) const {
-  if (!db_) {
-    auto it = memory_.find(id);
-    if (it == memory_.end()) return std::nullopt;
-    return it->second;
-  }
+  if (auto it = memory_.find(id); it != memory_.end()) return it->second;
+  if (!db_) return std::nullopt;
   std::string k = BlobKey(id);
   MDB_val key = Val(k), value;
   if (mdb_get(db_->read, db_->dbi, &key, &value) != 0) return std::nullopt;
@@ -235,19 +253,14 @@ std::optional<BlobLocation> BlobIndex::Find(const crypto::Digest256& id) const {
 }
 
 bool BlobIndex::Contains(const crypto::Digest256& id) const {
-  if (!db_) return memory_.contains(id);
-  std::string k = BlobKey(id);
-  MDB_val key = Val(k), value;
-  return mdb_get(db_->read, db_->dbi, &key, &value) == 0;
+  return memory_.contains(id) || (db_ && CachedContains(id));
 }
 
 void BlobIndex::ForEach(
     const std::function<void(const crypto::Digest256&, const BlobLocation&)>&
         fn) const {
-  if (!db_) {
-    for (const auto& [id, loc] : memory_) fn(id, loc);
-    return;
-  }
+  for (const auto& [id, loc] : memory_) fn(id, loc);
+  if (!db_) return;
   MDB_cursor* cursor = nullptr;
   if (mdb_cursor_open(db_->read, db_->dbi, &cursor) != 0) return;
   const std::string prefix(1, kBlobPrefix);

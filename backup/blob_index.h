@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backup/repository.h"
 #include "crypto/blake2b.h"
@@ -49,10 +50,12 @@ class BlobIndex {
   bool Contains(const crypto::Digest256& id) const;
 
   // Adds the entries of index object `name` (its ID in hex), saved by this
-  // session. The first location of a blob ID wins, as in Open.
+  // session. The first location of a blob ID wins, as in Open. With a cache
+  // they are held in memory and written to it in one transaction when the
+  // index is destroyed.
   void Add(const std::string& name, const pb::Index& index);
 
-  // Every known blob, in ID order.
+  // Every known blob, once each.
   void ForEach(const std::function<void(const crypto::Digest256&,
                                         const BlobLocation&)>& fn) const;
 
@@ -67,9 +70,14 @@ class BlobIndex {
   struct Lmdb;
   // Opens or creates the cache; nullptr if it cannot be used.
   static std::unique_ptr<Lmdb> OpenCache(const std::string& dir);
+  // Writes the entries and index names held in memory to the cache.
+  void WritePending();
+  bool CachedContains(const crypto::Digest256& id) const;
 
   std::unique_ptr<Lmdb> db_;
-  std::map<crypto::Digest256, BlobLocation> memory_;  // without a cache
+  // Without a cache, every entry; with one, those not written to it yet.
+  std::map<crypto::Digest256, BlobLocation> memory_;
+  std::vector<std::string> pending_names_;  // index objects not yet cached
   size_t indexes_loaded_ = 0;
 };
 

@@ -126,7 +126,7 @@ TEST_F(BlobIndexTest, NewIndexObjectsAreMergedOnNextOpen) {
   ExpectAgreesWithRepository(*index);
 }
 
-TEST_F(BlobIndexTest, SessionIndexesAreCachedAsTheyAreWritten) {
+TEST_F(BlobIndexTest, SessionIndexesAreCachedWhenTheStoreCloses) {
   AddBlobs(5, 1);
   {
     Result<std::unique_ptr<BlobStore>> store =

@@ -64,16 +64,30 @@ void BlobStore::Work() {
       Job job = std::move(to_hash_.front());
       to_hash_.pop_front();
       lock.unlock();
-      job.id = BlobId(id_key, job.plaintext);
+      const size_t n = job.pieces();
+      job.ids.resize(n);
+      for (size_t i = 0; i < n; ++i) job.ids[i] = BlobId(id_key, job.Piece(i));
       lock.lock();
-      hashed_.emplace(job.ticket, *job.id);
-      if (index_->Contains(*job.id) || !submitted_.insert(*job.id).second) {
-        in_flight_bytes_ -= job.plaintext.size();
-        --in_flight_jobs_;
-      } else {
-        ++stats_.new_blobs;
-        stats_.new_raw_bytes += job.plaintext.size();
+      hashed_.emplace(job.ticket, job.ids);
+      job.seal.assign(n, false);
+      size_t duplicate_bytes = 0;
+      bool any = false;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t size = job.Piece(i).size();
+        if (index_->Contains(job.ids[i]) ||
+            !submitted_.insert(job.ids[i]).second) {
+          duplicate_bytes += size;
+        } else {
+          job.seal[i] = any = true;
+          ++stats_.new_blobs;
+          stats_.new_raw_bytes += size;
+        }
+      }
+      in_flight_bytes_ -= duplicate_bytes;
+      if (any) {
         to_seal_.push_back(std::move(job));
+      } else {
+        --in_flight_jobs_;
       }
       done_cv_.notify_all();
       continue;
@@ -81,13 +95,17 @@ void BlobStore::Work() {
     Job job = std::move(to_seal_.front());
     to_seal_.pop_front();
     lock.unlock();
-    // Admit checked that this holder has the current epoch's key.
-    Result<SealedBlob> sealed =
-        SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type, *job.id,
-                 job.plaintext);
+    std::vector<Sealed> sealed;
+    for (size_t i = 0; i < job.ids.size(); ++i) {
+      if (!job.seal[i]) continue;
+      // Admit checked that this holder has the current epoch's key.
+      sealed.push_back({job.Piece(i).size(),
+                        SealBlob(*repo_->keys().epoch_key(epoch_), epoch_,
+                                 job.type, job.ids[i], job.Piece(i))});
+    }
     lock.lock();
-    // Its bytes stay in flight until Drain moves it into the pack.
-    sealed_.push_back({job.plaintext.size(), std::move(sealed)});
+    // Their bytes stay in flight until Drain moves them into the pack.
+    for (Sealed& s : sealed) sealed_.push_back(std::move(s));
     --in_flight_jobs_;
     done_cv_.notify_all();
   }
@@ -172,7 +190,7 @@ Status BlobStore::Enqueue(Job job) {
     }
     in_flight_bytes_ += size;
     ++in_flight_jobs_;
-    (job.id ? to_seal_ : to_hash_).push_back(std::move(job));
+    (job.ids.empty() ? to_hash_ : to_seal_).push_back(std::move(job));
   }
   work_cv_.notify_one();
   return Status::OK();
@@ -187,7 +205,13 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
     ++stats_.new_blobs;
     stats_.new_raw_bytes += plaintext.size();
   }
-  error_ = Enqueue(Job{type, id, Bytes(plaintext.begin(), plaintext.end())});
+  Job job;
+  job.type = type;
+  job.plaintext = Bytes(plaintext.begin(), plaintext.end());
+  job.piece = plaintext.size();
+  job.ids = {id};
+  job.seal = {true};
+  error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);
   RETURN_IF_ERROR(error_);
@@ -216,21 +240,28 @@ void BlobStore::StartWorkers() {
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
 }
 
-Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext) {
-  RETURN_IF_ERROR(Admit(plaintext.size()));
+Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
+                                   size_t piece) {
+  if (piece == 0 || piece > plaintext.size()) piece = plaintext.size();
+  RETURN_IF_ERROR(Admit(piece));
   const uint64_t ticket = next_ticket_++;
-  error_ = Enqueue(Job{type, std::nullopt, std::move(plaintext), ticket});
+  Job job;
+  job.type = type;
+  job.plaintext = std::move(plaintext);
+  job.piece = piece;
+  job.ticket = ticket;
+  error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);
   RETURN_IF_ERROR(error_);
   return ticket;
 }
 
-crypto::Digest256 BlobStore::Resolve(uint64_t ticket) {
+std::vector<crypto::Digest256> BlobStore::Resolve(uint64_t ticket) {
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [&] { return hashed_.contains(ticket); });
   auto node = hashed_.extract(ticket);
-  return node.mapped();
+  return std::move(node.mapped());
 }
 
 Status BlobStore::Flush() {

@@ -80,13 +80,15 @@ class BlobStore {
   Result<bool> Add(pb::BlobType type, const crypto::Digest256& id,
                    ByteView plaintext);
 
-  // Hands a data blob whose ID is not computed yet to the workers, which
-  // hash it, and seal it unless the repository or this session has it.
-  // Returns a ticket for Resolve. Errors as for Add.
-  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext);
-  // The ID of a submitted blob, once a worker has hashed it; each ticket is
-  // resolved once.
-  crypto::Digest256 Resolve(uint64_t ticket);
+  // Hands blobs whose IDs are not computed yet to the workers, which hash
+  // them, and seal those the repository and this session lack: `plaintext`
+  // cut into blobs of `piece` bytes (the last may be shorter; 0: one blob),
+  // so that many small blobs (database pages) cost one hand-over. Returns a
+  // ticket for Resolve. Errors as for Add.
+  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext, size_t piece = 0);
+  // The IDs of a submission's blobs, in order, once a worker has hashed
+  // them; each ticket is resolved once.
+  std::vector<crypto::Digest256> Resolve(uint64_t ticket);
 
   // Waits for the workers, then uploads the pending pack and its index, if
   // any blob is pending.
@@ -110,11 +112,22 @@ class BlobStore {
   }
 
  private:
+  // One or more blobs: `plaintext` cut into pieces of `piece` bytes (the
+  // last may be shorter).
   struct Job {
-    pb::BlobType type;
-    std::optional<crypto::Digest256> id;  // nullopt: the worker hashes
+    pb::BlobType type = pb::BLOB_TYPE_DATA;
     Bytes plaintext;
+    size_t piece = 0;
+    std::vector<crypto::Digest256> ids;  // empty until hashed
+    std::vector<bool> seal;              // which pieces are new
     uint64_t ticket = 0;
+    size_t pieces() const {
+      return plaintext.empty() ? 1 : (plaintext.size() + piece - 1) / piece;
+    }
+    ByteView Piece(size_t i) const {
+      return ByteView(plaintext).subspan(
+          i * piece, std::min(piece, plaintext.size() - i * piece));
+    }
   };
   explicit BlobStore(Repository* repo);
   struct ReadJob {
@@ -161,7 +174,7 @@ class BlobStore {
   std::condition_variable done_cv_;  // a job was hashed or finished
   std::deque<Job> to_hash_;          // taken before to_seal_
   std::deque<Job> to_seal_;
-  std::map<uint64_t, crypto::Digest256> hashed_;  // ticket -> ID
+  std::map<uint64_t, std::vector<crypto::Digest256>> hashed_;  // by ticket
   std::deque<ReadJob> to_read_;
   std::multimap<crypto::Digest256, Fetched> fetched_;  // read, not taken
   std::map<crypto::Digest256, int> read_ahead_;  // queued, under way or ready

@@ -53,6 +53,11 @@ Result<std::unique_ptr<Repository>> Repository::Init(
   if (options.chunker.max_size > kMaxBlobBytes) {
     return Status::InvalidArgument("the largest chunk size is 64 MiB");
   }
+  if (options.sqlite_pages_per_blob < 1 ||
+      options.sqlite_pages_per_blob > kMaxSqlitePagesPerBlob) {
+    return Status::InvalidArgument("SQLite pages per blob must be 1 to " +
+                                   std::to_string(kMaxSqlitePagesPerBlob));
+  }
 
   RepositoryKeys keys = RepositoryKeys::Generate();
   ASSIGN_OR_RETURN(pb::KeyObject pass,
@@ -72,6 +77,8 @@ Result<std::unique_ptr<Repository>> Repository::Init(
   config.mutable_chunker()->set_max_size(options.chunker.max_size);
   config.mutable_chunker()->set_normalization(
       static_cast<uint32_t>(options.chunker.normalization));
+  config.mutable_chunker()->set_sqlite_pages_per_blob(
+      options.sqlite_pages_per_blob);
   config.set_created_unix_ms(NowMs());
   Bytes sealed = SealObject(*repo->keys_.epoch_key(0), 0, ObjectType::kConfig,
                             repo->keys_.repository_id(),

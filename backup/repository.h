@@ -25,6 +25,8 @@
 namespace chatvault::backup {
 
 inline constexpr uint32_t kFormatVersion = 1;
+// 64 pages of at most 64 KiB: 4 MiB, the largest content-defined chunk.
+inline constexpr uint32_t kMaxSqlitePagesPerBlob = 64;
 
 struct InitOptions {
   crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
@@ -32,6 +34,9 @@ struct InitOptions {
   // and a quarter of the blobs of 256 KiB (bench/chunk_sizes.sh,
   // docs/benchmarks.md).
   ChunkerParams chunker = {256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 1};
+  // One page a blob: a day's scattered page writes store only the pages
+  // they touched (bench/sqlite_pages.sh, docs/benchmarks.md).
+  uint32_t sqlite_pages_per_blob = 1;
 };
 
 class Repository {

@@ -64,6 +64,7 @@ uint64_t ParseSize(const std::string& text) {
 struct InitArgs {
   std::string chunk_size;
   std::string kdf_memory;
+  uint32_t sqlite_pages = 1;
 };
 
 int RunInit(Context& ctx, const InitArgs& args) {
@@ -80,6 +81,13 @@ int RunInit(Context& ctx, const InitArgs& args) {
     init.chunker.min_size = static_cast<uint32_t>(avg / 4);
     init.chunker.max_size = static_cast<uint32_t>(avg * 4);
   }
+  if (args.sqlite_pages < 1 ||
+      args.sqlite_pages > backup::kMaxSqlitePagesPerBlob) {
+    return Fail(Status::InvalidArgument(
+        "--sqlite-pages wants 1 to " +
+        std::to_string(backup::kMaxSqlitePagesPerBlob)));
+  }
+  init.sqlite_pages_per_blob = args.sqlite_pages;
   if (!args.kdf_memory.empty()) {
     const uint64_t bytes = ParseSize(args.kdf_memory);
     if (bytes < uint64_t{crypto::kArgon2MinMCostKib} << 10 ||
@@ -155,6 +163,10 @@ void AddInitCommand(CLI::App& app, Context& ctx, int& exit_code) {
                   "Average chunk size, 16K to 8M (default 1M); chunks range "
                   "from a quarter of it to four times it. Fixed for the "
                   "repository's life");
+  cmd->add_option("--sqlite-pages", args->sqlite_pages,
+                  "SQLite database pages per blob, 1 to 64 (default 1: a "
+                  "day's scattered page writes store only those pages). "
+                  "Fixed for the repository's life");
   cmd->add_option("--kdf-memory", args->kdf_memory,
                   "Memory the passphrase's Argon2id derivation uses on every "
                   "unlock, 64M to 2048M (default 256M); lower it for devices "

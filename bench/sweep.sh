@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Chooses the default chunk size: for each average size, on the same
-# generated chat store, a fresh repository gets an initial backup, then one
-# simulated day of chat use (bench/chatstore.py day, deterministic) and a
-# second backup. Reports medians over RUNS of the wall times, the stored
-# size after each backup and the number of blobs. Prints Markdown.
-#   bench/chunk_sizes.sh [RUNS] [SIZE...]      (default: 3; 64K .. 4M)
+# Sweeps one `chatvault init` option to choose its default: for each value,
+# on the same generated chat store, a fresh repository gets an initial
+# backup, then one simulated day of chat use (bench/chatstore.py day,
+# deterministic) and a second backup. Reports medians over RUNS of the wall
+# times, the stored size after each backup and the number of blobs.
+# Prints Markdown.
+#   bench/sweep.sh --chunk-size RUNS 64K 128K 256K 512K 1M 2M 4M
+#   bench/sweep.sh --sqlite-pages RUNS 1 2 4 8
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-3}
-shift || true
+option=$1
+runs=$2
+shift 2
 sizes=("$@")
-((${#sizes[@]})) || sizes=(64K 128K 256K 512K 1M 2M 4M)
 source bench/common.sh
 
-work=$(mktemp -d /tmp/chatvault-chunks.XXXXXX)
+work=$(mktemp -d /tmp/chatvault-sweep.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 bench/chatstore.py create "$work/base" --corpus "$corpus" --media "${media[@]}"
 export CHATVAULT_PASSWORD=bench CHATVAULT_CACHE_DIR="$work/cache"
@@ -23,7 +25,7 @@ for size in "${sizes[@]}"; do
   for ((r = 1; r <= runs; r++)); do
     rm -rf "$work/store" "$work/repo" "$work/cache" "$work/code"
     cp -a "$work/base" "$work/store"
-    "$cv" -q -r "$work/repo" init --chunk-size "$size" --recovery-code-file "$work/code"
+    "$cv" -q -r "$work/repo" init "$option" "$size" --recovery-code-file "$work/code"
     t0=$(seconds "$cv" -q -r "$work/repo" backup "$work/store")
     s0=$(du -sb "$work/repo" | cut -f1)
     python3 bench/chatstore.py day "$work/store" --corpus "$corpus" --media "${media[@]}" --day 1
@@ -34,14 +36,14 @@ for size in "${sizes[@]}"; do
   done
 done
 
-python3 - "$work/results" "$(du -sb "$work/base" | cut -f1)" <<'PY'
+python3 - "$work/results" "$(du -sb "$work/base" | cut -f1)" "$option" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     size, *vals = line.split()
     rows.setdefault(size, []).append([float(v) for v in vals])
 print(f"Chat store: {int(sys.argv[2]) / 1e6:.0f} MB; medians of {len(next(iter(rows.values())))} runs.\n")
-print("| average chunk | initial backup s | day backup s | repo after initial MB | growth for the day MB | blobs | runs: initial s / day s |")
+print(f"| {sys.argv[3]} | initial backup s | day backup s | repo after initial MB | growth for the day MB | blobs | runs: initial s / day s |")
 print("|---|---|---|---|---|---|---|")
 for size, runs in rows.items():
     med = [statistics.median(r[i] for r in runs) for i in range(5)]
