@@ -92,7 +92,10 @@ class Archiver {
         // failing is "unreadable".
         RETURN_IF_ERROR(store_error_);
         if (!s.ok()) return Unreadable(path, s);
-        if (cache_ && after && CacheSafe(st, *after)) {
+        // Not a captured database: its node may be shorter than the file,
+        // and it changes with every commit anyway.
+        if (cache_ && after && CacheSafe(st, *after) &&
+            !captured_.contains(path)) {
           cache_->Record(path, st,
                          {node.content().begin(), node.content().end()});
         }
@@ -272,10 +275,20 @@ class Archiver {
           ParseSqliteHeader(ByteView(head, sizeof head))) {
         Result<std::unique_ptr<SqliteCapture>> c =
             SqliteCapture::Begin(path, kSqliteMaxWait);
+        struct stat now;
+        if (c.ok() && (::stat(path.c_str(), &now) != 0 ||
+                       now.st_ino != st.st_ino || now.st_dev != st.st_dev)) {
+          // The app replaced the file after it was opened: the capture
+          // pins the new one, not the one this descriptor reads.
+          c = Status::Unavailable("it was replaced while being opened");
+        }
         if (c.ok()) {
           capture = std::move(*c);
           limit = capture->size();
-          fixed = size_t{capture->page_size()} * pages_per_blob_;
+          // A blob of whole pages, at most one batch.
+          fixed = size_t{capture->page_size()} *
+                  std::clamp<size_t>(pages_per_blob_, 1,
+                                     kPageBatchBytes / capture->page_size());
           captured_.insert(path);
         } else if (c.status().code() != StatusCode::kInvalidArgument) {
           warnings_.push_back("'" + path +
@@ -285,10 +298,13 @@ class Archiver {
         }
       }
     }
-    const size_t max = chunker_.params().max_size;
-    // One buffer for all files, never zero-filled: `filled` bytes of it
-    // hold data.
-    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(2 * max);
+    // Content-defined chunks need up to `max` bytes ahead, page batches one
+    // batch. One buffer for all files, never zero-filled: `filled` bytes of
+    // it hold data.
+    const size_t window =
+        std::max<size_t>(chunker_.params().max_size, kPageBatchBytes);
+    const size_t ahead = fixed ? kPageBatchBytes : chunker_.params().max_size;
+    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(2 * window);
     std::vector<uint64_t> tickets;
     // Every submitted chunk is resolved, even when reading fails halfway.
     auto resolve = [&] {
@@ -303,9 +319,9 @@ class Archiver {
     uint64_t size = 0;
     Status status;
     while (status.ok()) {
-      while (!eof && filled < 2 * max) {
+      while (!eof && filled < 2 * window) {
         const size_t want = static_cast<size_t>(
-            std::min<uint64_t>(2 * max - filled, limit - size - filled));
+            std::min<uint64_t>(2 * window - filled, limit - size - filled));
         if (want == 0) {
           eof = true;
           break;
@@ -322,13 +338,17 @@ class Archiver {
       if (!status.ok() || filled == 0) break;
       const ByteView data(buf_.get(), filled);
       size_t offset = 0;
-      while (offset < filled && (eof || filled - offset >= max)) {
-        // Database pages go in batches of whole pages (the last one may be
-        // short at the end), one hand-over for many small blobs.
+      while (offset < filled && (eof || filled - offset >= ahead)) {
+        // Database pages go in batches of whole blobs (only the very last
+        // blob of the file may be short), one hand-over for many small
+        // blobs. `fixed` <= kPageBatchBytes <= filled - offset unless this
+        // is the file's tail, so a batch is never empty.
+        const size_t rest = filled - offset;
         const size_t batch =
             fixed == 0 ? 0
-            : eof      ? std::min(filled - offset, kPageBatchBytes)
-                  : std::min(filled - offset, kPageBatchBytes) / fixed * fixed;
+            : eof && rest <= kPageBatchBytes
+                ? rest
+                : std::min(rest, kPageBatchBytes) / fixed * fixed;
         Chunker::Cut cut = fixed ? Chunker::Cut{batch, 0}
                                  : chunker_.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);

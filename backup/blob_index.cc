@@ -91,7 +91,12 @@ struct BlobIndex::Lmdb {
     }
     if (mdb_txn_commit(txn) != 0) return false;
     mdb_txn_reset(read);
-    return mdb_txn_renew(read) == 0;
+    if (mdb_txn_renew(read) == 0) return true;
+    // Without a read transaction the cache is unusable; the entries it
+    // held are read from the repository next time.
+    mdb_txn_abort(read);
+    read = nullptr;
+    return false;
   }
 };
 
@@ -109,9 +114,11 @@ std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
     const size_t map =
         sizeof(size_t) >= 8 ? (size_t{16} << 30) : (size_t{256} << 20);
     if (mdb_env_set_mapsize(db->env, map) != 0 ||
-        // No fsync: a crash may lose the last transactions, never the
-        // database's consistency, and a lost entry is read again.
-        mdb_env_open(db->env, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600) != 0) {
+        // No fsync of the meta page: a crash may lose the last
+        // transaction (its index objects are read again), never the
+        // database's consistency.
+        mdb_env_open(db->env, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600) !=
+            0) {
       return nullptr;
     }
     MDB_txn* txn = nullptr;
@@ -155,6 +162,11 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
         return Status::OK();
       }));
   if (!cache_dir.empty()) {
+    // Like the file-change cache: the owner's alone (section 5.7).
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir, ec);
+    std::filesystem::permissions(cache_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
     index->db_ = OpenCache(cache_dir + "/" +
                            HexEncode(repo->keys().repository_id()) + "/index");
   }
@@ -238,6 +250,7 @@ void BlobIndex::WritePending() {
 }
 
 bool BlobIndex::CachedContains(const crypto::Digest256& id) const {
+  if (db_->read == nullptr) return false;
   std::string k = BlobKey(id);
   MDB_val key = Val(k), value;
   return mdb_get(db_->read, db_->dbi, &key, &value) == 0;
@@ -245,7 +258,7 @@ bool BlobIndex::CachedContains(const crypto::Digest256& id) const {
 
 std::optional<BlobLocation> BlobIndex::Find(const crypto::Digest256& id) const {
   if (auto it = memory_.find(id); it != memory_.end()) return it->second;
-  if (!db_) return std::nullopt;
+  if (!db_ || db_->read == nullptr) return std::nullopt;
   std::string k = BlobKey(id);
   MDB_val key = Val(k), value;
   if (mdb_get(db_->read, db_->dbi, &key, &value) != 0) return std::nullopt;
@@ -260,7 +273,7 @@ void BlobIndex::ForEach(
     const std::function<void(const crypto::Digest256&, const BlobLocation&)>&
         fn) const {
   for (const auto& [id, loc] : memory_) fn(id, loc);
-  if (!db_) return;
+  if (!db_ || db_->read == nullptr) return;
   MDB_cursor* cursor = nullptr;
   if (mdb_cursor_open(db_->read, db_->dbi, &cursor) != 0) return;
   const std::string prefix(1, kBlobPrefix);

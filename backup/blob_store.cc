@@ -126,8 +126,8 @@ Status BlobStore::Drain(bool all) {
     if (!status.ok()) continue;
     status = s.blob.status();
     if (!status.ok()) continue;
-    if (!writer_) {
-      writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
+    if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
+    if (writer_->count() == 0) {
       // The largest pack: full, plus one more blob and the header.
       writer_->Reserve(kTargetPackBytes + kMaxBlobBytes / 8);
     }

@@ -150,8 +150,12 @@ Result<std::unique_ptr<SqliteCapture>> SqliteCapture::Begin(
     RETURN_IF_ERROR(
         QueryInt(checkpointer, "SELECT count(*) FROM sqlite_master", path)
             .status());
-    const Clock::time_point deadline = Clock::now() + max_wait;
+    // First without holding the app off, so that few frames are left to
+    // checkpoint under the write lock.
+    sqlite3_wal_checkpoint_v2(checkpointer.db, nullptr,
+                              SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     RETURN_IF_ERROR(Exec(writer, "BEGIN IMMEDIATE", path));
+    const Clock::time_point deadline = Clock::now() + max_wait;
     const Clock::time_point blocked = Clock::now();
     for (;;) {
       int frames = -1, backfilled = -1;
@@ -182,6 +186,16 @@ Result<std::unique_ptr<SqliteCapture>> SqliteCapture::Begin(
     RETURN_IF_ERROR(released);
   } else {
     RETURN_IF_ERROR(BeginRead(reader, path));
+  }
+  // The app may have switched journal modes in between; the method above
+  // holds only for the mode it was chosen for.
+  ASSIGN_OR_RETURN(int64_t wal_now, QueryInt(reader,
+                                             "SELECT journal_mode = 'wal' FROM "
+                                             "pragma_journal_mode",
+                                             path));
+  if ((wal_now != 0) != capture->wal_) {
+    return Status::Unavailable("database '" + path +
+                               "' changed its journal mode during the capture");
   }
   ASSIGN_OR_RETURN(int64_t page_size,
                    QueryInt(reader, "PRAGMA page_size", path));
