@@ -8,6 +8,15 @@
 namespace chatvault::backup {
 namespace {}  // namespace
 
+namespace {
+// The longest a sealed blob can be: codec byte, plaintext, AEAD overhead.
+constexpr uint64_t kMaxSealedBlobBytes =
+    kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes;
+// Read-ahead reads blobs that lie back to back in a pack with one range
+// read of at most this many bytes.
+constexpr uint64_t kMaxReadSpanBytes = uint64_t{1} << 20;
+}  // namespace
+
 std::string PackName(const crypto::Digest256& pack_id) {
   std::string hex = HexEncode(pack_id);
   return "data/" + hex.substr(0, 2) + "/" + hex;
@@ -45,17 +54,36 @@ void BlobStore::Work() {
     });
     if (stopping_) return;
     if (to_hash_.empty() && may_read()) {
-      ReadJob job = std::move(to_read_.front());
-      to_read_.pop_front();
-      const size_t size = job.loc.entry.raw_length();
-      reading_bytes_ += size;
+      // This blob, and those queued after it that follow it in the same
+      // pack (a file's pages, mostly), in one range read.
+      std::vector<ReadJob> jobs;
+      std::vector<std::pair<crypto::Digest256, BlobLocation>> span;
+      size_t size = 0;
+      uint64_t span_bytes = 0;
+      do {
+        ReadJob job = std::move(to_read_.front());
+        to_read_.pop_front();
+        size += job.loc.entry.raw_length();
+        reading_bytes_ += job.loc.entry.raw_length();
+        span_bytes += job.loc.entry.length();
+        span.emplace_back(job.id, job.loc);
+        jobs.push_back(std::move(job));
+      } while (may_read() &&
+               to_read_.front().loc.pack == jobs.back().loc.pack &&
+               to_read_.front().loc.entry.offset() ==
+                   uint64_t{jobs.back().loc.entry.offset()} +
+                       jobs.back().loc.entry.length() &&
+               span_bytes + to_read_.front().loc.entry.length() <=
+                   kMaxReadSpanBytes);
       lock.unlock();
-      Result<Bytes> plain = Fetch(job.id, job.loc);
+      std::vector<Result<Bytes>> plain = FetchSpan(span);
       lock.lock();
       reading_bytes_ -= size;
-      if (job.generation == read_generation_) {
-        fetched_bytes_ += size;
-        fetched_.emplace(job.id, Fetched{size, std::move(plain)});
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        if (jobs[i].generation != read_generation_) continue;
+        const size_t raw = jobs[i].loc.entry.raw_length();
+        fetched_bytes_ += raw;
+        fetched_.emplace(jobs[i].id, Fetched{raw, std::move(plain[i])});
       }
       done_cv_.notify_all();
       continue;
@@ -379,31 +407,61 @@ Result<Bytes> BlobStore::Read(const crypto::Digest256& id) {
 
 Result<Bytes> BlobStore::Fetch(const crypto::Digest256& id,
                                const BlobLocation& loc) const {
-  if (loc.entry.length() > kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes) {
-    return Status::Corruption("the index gives blob " + HexEncode(id) +
-                              " an impossible length");
+  std::vector<Result<Bytes>> one = FetchSpan({{id, loc}});
+  return std::move(one.front());
+}
+
+std::vector<Result<Bytes>> BlobStore::FetchSpan(
+    const std::vector<std::pair<crypto::Digest256, BlobLocation>>& blobs)
+    const {
+  // The blobs lie back to back in one pack (ReadAhead's coalescing): one
+  // range read for all of them, then each is checked on its own.
+  std::vector<Result<Bytes>> out;
+  const BlobLocation& first = blobs.front().second;
+  const std::string name = PackName(first.pack);
+  uint64_t span = 0;
+  bool plausible = true;  // never allocate what a forged index claims
+  for (const auto& [id, loc] : blobs) {
+    span += loc.entry.length();
+    plausible = plausible && loc.entry.length() <= kMaxSealedBlobBytes;
   }
-  const crypto::AeadKey* key = repo_->keys().epoch_key(loc.epoch);
-  if (key == nullptr) {
-    return Status::PermissionDenied(
-        "blob " + HexEncode(id) + " is under key epoch " +
-        std::to_string(loc.epoch) + ", which this holder lacks");
-  }
-  const std::string name = PackName(loc.pack);
   Result<Bytes> sealed =
-      repo_->backend()->Load(name, loc.entry.offset(), loc.entry.length());
+      plausible
+          ? repo_->backend()->Load(name, first.entry.offset(), span)
+          : Result<Bytes>(Status::Corruption("the index gives a blob in " +
+                                             name + " an impossible length"));
   if (sealed.status().code() == StatusCode::kInvalidArgument) {
-    return Status::Corruption("pack " + name +
-                              " is shorter than its index says");
+    sealed =
+        Status::Corruption("pack " + name + " is shorter than its index says");
   }
-  RETURN_IF_ERROR(sealed.status());
-  Result<Bytes> plain = OpenBlob(*key, loc.epoch, loc.entry, *sealed);
-  if (!plain.ok()) return plain.status().WithContext("blob in " + name);
-  if (BlobId(repo_->keys().blob_id_key(), *plain) != id) {
-    return Status::Corruption("blob in " + name + " does not match its ID " +
-                              HexEncode(id));
+  uint64_t at = 0;
+  for (const auto& [id, loc] : blobs) {
+    const uint64_t length = loc.entry.length();
+    const crypto::AeadKey* key = repo_->keys().epoch_key(loc.epoch);
+    if (length > kMaxSealedBlobBytes) {
+      out.push_back(Status::Corruption("the index gives blob " + HexEncode(id) +
+                                       " an impossible length"));
+    } else if (key == nullptr) {
+      out.push_back(Status::PermissionDenied(
+          "blob " + HexEncode(id) + " is under key epoch " +
+          std::to_string(loc.epoch) + ", which this holder lacks"));
+    } else if (!sealed.ok()) {
+      out.push_back(sealed.status());
+    } else {
+      Result<Bytes> plain = OpenBlob(*key, loc.epoch, loc.entry,
+                                     ByteView(*sealed).subspan(at, length));
+      if (!plain.ok()) {
+        out.push_back(plain.status().WithContext("blob in " + name));
+      } else if (BlobId(repo_->keys().blob_id_key(), *plain) != id) {
+        out.push_back(Status::Corruption(
+            "blob in " + name + " does not match its ID " + HexEncode(id)));
+      } else {
+        out.push_back(std::move(plain));
+      }
+    }
+    at += length;
   }
-  return plain;
+  return out;
 }
 
 }  // namespace chatvault::backup

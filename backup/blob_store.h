@@ -143,6 +143,11 @@ class BlobStore {
   // Loads and authenticates the blob at `loc`.
   Result<Bytes> Fetch(const crypto::Digest256& id,
                       const BlobLocation& loc) const;
+  // The same for blobs that lie back to back in one pack, with one range
+  // read; a result for each.
+  std::vector<Result<Bytes>> FetchSpan(
+      const std::vector<std::pair<crypto::Digest256, BlobLocation>>& blobs)
+      const;
   // Checks a new blob's size and the session's health; starts the workers
   // on first use.
   Status Admit(size_t size);

@@ -89,7 +89,15 @@ Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length) {
     return BadBlob(type, "claims another uncompressed length than its entry");
   }
   Bytes out(raw_length);
-  size_t n = ZSTD_decompress(out.data(), out.size(), data.data(), data.size());
+  // One context per thread, reused: small blobs (database pages) would
+  // otherwise pay for a new one each.
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(
+      ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (dctx == nullptr) {
+    return Status::ResourceExhausted("could not allocate a zstd context");
+  }
+  size_t n = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(),
+                                 data.data(), data.size());
   if (ZSTD_isError(n) || n != raw_length) {
     return BadBlob(type, "does not decompress");
   }

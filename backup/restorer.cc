@@ -304,30 +304,50 @@ class Restorer {
     return s;
   }
 
+  // Data chunks are written in batches of about this many bytes.
+  static constexpr size_t kWriteBatchBytes = size_t{1} << 20;
+
   Status WriteContent(int fd, const pb::Node& node, const std::string& path) {
     uint64_t offset = 0;
     // Workers fetch, decrypt and check the chunks while this thread writes.
     store_->ReadAhead(
         std::vector<std::string>(node.content().begin(), node.content().end()));
+    // Consecutive chunks with data are written together (a database's
+    // pages are small); all-zero chunks become holes, so sparse files stay
+    // sparse.
+    Bytes pending;
+    uint64_t pending_at = 0;
+    auto flush = [&]() -> Status {
+      size_t done = 0;
+      while (done < pending.size()) {
+        ssize_t w = ::pwrite(fd, pending.data() + done, pending.size() - done,
+                             static_cast<off_t>(pending_at + done));
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          return StatusFromErrno(errno, "cannot write '" + path + "'");
+        }
+        done += static_cast<size_t>(w);
+      }
+      pending.clear();
+      return Status::OK();
+    };
     for (const std::string& id : node.content()) {
       Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
       if (!chunk.ok()) return chunk.status().WithContext(path);
-      // All-zero chunks become holes, so sparse files stay sparse.
-      if (!AllZero(*chunk)) {
-        size_t done = 0;
-        while (done < chunk->size()) {
-          ssize_t w = ::pwrite(fd, chunk->data() + done, chunk->size() - done,
-                               static_cast<off_t>(offset + done));
-          if (w < 0) {
-            if (errno == EINTR) continue;
-            return StatusFromErrno(errno, "cannot write '" + path + "'");
-          }
-          done += static_cast<size_t>(w);
-        }
+      const size_t size = chunk->size();
+      if (AllZero(*chunk)) {
+        RETURN_IF_ERROR(flush());
+      } else if (pending.empty()) {
+        pending_at = offset;
+        pending = std::move(*chunk);
+      } else {
+        pending.insert(pending.end(), chunk->begin(), chunk->end());
       }
-      offset += chunk->size();
-      result_.bytes += chunk->size();
+      if (pending.size() >= kWriteBatchBytes) RETURN_IF_ERROR(flush());
+      offset += size;
+      result_.bytes += size;
     }
+    RETURN_IF_ERROR(flush());
     if (offset != node.size()) {
       return Status::Corruption(
           "'" + path + "': its chunks add up to " + std::to_string(offset) +
