@@ -27,6 +27,9 @@ export BORG_BASE_DIR="$work/borg-base" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 # measure RUN TOOL LABEL CMD...: runs CMD, records "run label tool seconds peak_kib".
 measure() {
   local run=$1 tool=$2 label=$3; shift 3
+  # Earlier steps' writes are flushed first, so that no tool pays for
+  # another's write-back.
+  sync
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" ||
     { cat "$work/err" >&2; exit 1; }
   echo "$run $label $tool $(cat "$work/time")" >>"$work/results"

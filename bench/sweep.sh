@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 python3 bench/chatstore.py create "$work/base" --corpus "$corpus" --media "${media[@]}"
 export CHATVAULT_PASSWORD=bench CHATVAULT_CACHE_DIR="$work/cache"
 
-seconds() { /usr/bin/time -f "%e" -o "$work/time" "$@" >/dev/null && cat "$work/time"; }
+seconds() { sync; /usr/bin/time -f "%e" -o "$work/time" "$@" >/dev/null && cat "$work/time"; }
 for size in "${sizes[@]}"; do
   for ((r = 1; r <= runs; r++)); do
     rm -rf "$work/store" "$work/repo" "$work/cache" "$work/code"

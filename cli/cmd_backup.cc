@@ -151,7 +151,10 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
 void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* cmd =
-      app.add_subcommand("backup", "Back up PATHs into a new snapshot");
+      app.add_subcommand("backup",
+                         "Back up PATHs into a new snapshot; SQLite databases "
+                         "are read at one committed state while their app "
+                         "writes, and stored page by page");
   cmd->add_option("paths", args->paths, "Files and directories to back up")
       ->required();
   cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)");
