@@ -30,12 +30,12 @@ inline constexpr uint32_t kMaxSqlitePagesPerBlob = 64;
 
 struct InitOptions {
   crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
-  // 1 MiB average: on the benchmark chat store the smallest daily growth
-  // and a quarter of the blobs of 256 KiB (bench/chunk_sizes.sh,
-  // docs/benchmarks.md).
+  // 1 MiB average: no size changed the benchmark chat store's growth
+  // measurably, and larger chunks mean fewer blobs (bench/sweep.sh
+  // --chunk-size, docs/benchmarks.md).
   ChunkerParams chunker = {256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 1};
   // One page a blob: a day's scattered page writes store only the pages
-  // they touched (bench/sqlite_pages.sh, docs/benchmarks.md).
+  // they touched (bench/sweep.sh --sqlite-pages, docs/benchmarks.md).
   uint32_t sqlite_pages_per_blob = 1;
 };
 
