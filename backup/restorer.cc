@@ -262,6 +262,38 @@ class Restorer {
     return Status::OK();
   }
 
+  // A restored SQLite database is complete on its own (its companions are
+  // not in the snapshot, docs/design.md 5.9). A "-wal" or "-journal" left
+  // in the target by an older state of it would be applied to it by SQLite
+  // and corrupt it: they are removed with --overwrite, and refused
+  // otherwise.
+  Status ClearStaleCompanions(int dir_fd, int fd, const std::string& name,
+                              const std::string& path) {
+    char head[16];
+    if (::pread(fd, head, sizeof head, 0) != sizeof head ||
+        std::memcmp(head, "SQLite format 3", sizeof head) != 0) {
+      return Status::OK();
+    }
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      const std::string companion = name + suffix;
+      struct stat st;
+      if (::fstatat(dir_fd, companion.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        continue;
+      }
+      if (S_ISDIR(st.st_mode) || !options_.overwrite) {
+        return Status::AlreadyExists(
+            "'" + path + suffix +
+            "' belongs to another state of the database being restored and "
+            "would corrupt it; remove it, or pass --overwrite to have it "
+            "removed");
+      }
+      if (::unlinkat(dir_fd, companion.c_str(), 0) != 0) {
+        return StatusFromErrno(errno, "cannot remove '" + path + suffix + "'");
+      }
+    }
+    return Status::OK();
+  }
+
   // Only root can give files away; anyone else restores as themselves.
   Status SetOwner(int fd, const pb::Node& node, const std::string& path) {
     if (!restore_owner_ || ::fchown(fd, node.uid(), node.gid()) == 0) {
@@ -278,7 +310,7 @@ class Restorer {
     for (int i = 0; i < kTempAttempts && fd.get() < 0; ++i) {
       tmp = TempName(node.name());
       fd = Fd(::openat(dir_fd, tmp.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        0600));
       if (fd.get() < 0 && errno != EEXIST) break;
     }
@@ -295,6 +327,7 @@ class Restorer {
     if (s.ok() && ::futimens(fd.get(), Times(node.mtime_ns()).ts) != 0) {
       s = StatusFromErrno(errno, "cannot set the times of '" + path + "'");
     }
+    if (s.ok()) s = ClearStaleCompanions(dir_fd, fd.get(), node.name(), path);
     Status closed = fd.Close("cannot write '" + path + "'");
     if (s.ok()) s = closed;
     if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);

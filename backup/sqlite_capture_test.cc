@@ -352,3 +352,63 @@ TEST_F(SqliteCaptureTest, LargePagesAndSmallChunksRoundTrip) {
 
 }  // namespace
 }  // namespace chatvault::backup
+
+namespace chatvault::backup {
+namespace {
+
+// A restored database must not meet an older state's WAL or journal.
+TEST_F(SqliteCaptureTest, RestoreRemovesOrRefusesStaleCompanions) {
+  const std::string src = dir_ + "/app";
+  fs::create_directories(src);
+  const std::string db_path = src + "/msgstore.db";
+  CreateChatDb(db_path, /*wal=*/true);
+  {
+    Db app(db_path);
+    for (int i = 0; i < 500; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
+  }
+  storage::MemBackend backend;
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::Init(&backend, AsBytes("pw"),
+                       crypto::RecoveryCode::Generate(), testing::FastInit());
+  ASSERT_TRUE(repo.ok());
+  BackupOptions o;
+  o.paths = {src};
+  Result<BackupResult> r = Backup(repo->get(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+
+  // The app's directory in the target, at a later state: its WAL holds
+  // commits the snapshot does not have.
+  RestoreOptions ro;
+  ro.target = dir_ + "/restore";
+  const std::string restored = ro.target + db_path;
+  fs::create_directories(fs::path(restored).parent_path());
+  fs::copy_file(db_path, restored);
+  {
+    Db later(restored);
+    later.Exec("PRAGMA wal_autocheckpoint=0");
+    for (int i = 500; i < 900; ++i) ASSERT_EQ(Commit(later, i), SQLITE_OK);
+    // Keep the WAL: copy it aside before the connection checkpoints it
+    // away on close.
+    fs::copy_file(restored + "-wal", dir_ + "/stale-wal");
+  }
+  fs::remove(restored);
+  fs::copy_file(dir_ + "/stale-wal", restored + "-wal");
+
+  // Without --overwrite the stale WAL is refused, and no database is put
+  // beside it.
+  Result<RestoreResult> refused = Restore(repo->get(), r->snapshot_id, ro);
+  EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(refused.status().message().find("-wal"), std::string::npos);
+  EXPECT_FALSE(fs::exists(restored));
+
+  // With it, the WAL goes and the database is the snapshot's.
+  ro.overwrite = true;
+  ASSERT_TRUE(Restore(repo->get(), r->snapshot_id, ro).ok());
+  EXPECT_FALSE(fs::exists(restored + "-wal"));
+  int64_t n = 0;
+  ExpectConsistent(restored, &n);
+  EXPECT_EQ(n, 500);
+}
+
+}  // namespace
+}  // namespace chatvault::backup
