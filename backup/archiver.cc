@@ -17,6 +17,7 @@
 
 #include "backup/blob_store.h"
 #include "backup/file_cache.h"
+#include "backup/media.h"
 #include "backup/sqlite_capture.h"
 #include "base/errno.h"
 
@@ -269,9 +270,17 @@ class Archiver {
     std::unique_ptr<SqliteCapture> capture;
     uint64_t limit = UINT64_MAX;
     size_t fixed = 0;
+    bool compress = true;
     {
       std::byte head[kSqliteHeaderBytes];
-      if (::pread(fd, head, sizeof head, 0) == sizeof head &&
+      const ssize_t got = ::pread(fd, head, sizeof head, 0);
+      // Photos, videos, voice notes: compressed already, stored as they are.
+      if (got > 0 &&
+          !CompressedMediaFormat(ByteView(head, static_cast<size_t>(got)))
+               .empty()) {
+        compress = false;
+      }
+      if (got == sizeof head &&
           ParseSqliteHeader(ByteView(head, sizeof head))) {
         Result<std::unique_ptr<SqliteCapture>> c =
             SqliteCapture::Begin(path, kSqliteMaxWait);
@@ -353,8 +362,9 @@ class Archiver {
                                  : chunker_.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);
         // Hashed (and sealed, if new) by the store's workers.
-        Result<uint64_t> ticket = store_->Submit(
-            pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()), fixed);
+        Result<uint64_t> ticket =
+            store_->Submit(pb::BLOB_TYPE_DATA,
+                           Bytes(chunk.begin(), chunk.end()), fixed, compress);
         if (!ticket.ok()) {
           capture.reset();  // before the descriptor: see sqlite_capture.h
           ::close(fd);

@@ -129,7 +129,8 @@ void BlobStore::Work() {
       // Admit checked that this holder has the current epoch's key.
       sealed.push_back({job.Piece(i).size(),
                         SealBlob(*repo_->keys().epoch_key(epoch_), epoch_,
-                                 job.type, job.ids[i], job.Piece(i))});
+                                 job.type, job.ids[i], job.Piece(i),
+                                 kDefaultZstdLevel, job.compress)});
     }
     lock.lock();
     // Their bytes stay in flight until Drain moves them into the pack.
@@ -269,7 +270,7 @@ void BlobStore::StartWorkers() {
 }
 
 Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
-                                   size_t piece) {
+                                   size_t piece, bool compress) {
   if (piece == 0 || piece > plaintext.size()) piece = plaintext.size();
   RETURN_IF_ERROR(Admit(piece));
   const uint64_t ticket = next_ticket_++;
@@ -278,6 +279,7 @@ Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
   job.plaintext = std::move(plaintext);
   job.piece = piece;
   job.ticket = ticket;
+  job.compress = compress;
   error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);

@@ -85,7 +85,10 @@ class BlobStore {
   // cut into blobs of `piece` bytes (the last may be shorter; 0: one blob),
   // so that many small blobs (database pages) cost one hand-over. Returns a
   // ticket for Resolve. Errors as for Add.
-  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext, size_t piece = 0);
+  // With `compress` false the blobs are stored as they are (the file is
+  // known compressed media).
+  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext, size_t piece = 0,
+                          bool compress = true);
   // The IDs of a submission's blobs, in order, once a worker has hashed
   // them; each ticket is resolved once.
   std::vector<crypto::Digest256> Resolve(uint64_t ticket);
@@ -121,6 +124,7 @@ class BlobStore {
     std::vector<crypto::Digest256> ids;  // empty until hashed
     std::vector<bool> seal;              // which pieces are new
     uint64_t ticket = 0;
+    bool compress = true;  // false: known compressed media
     size_t pieces() const {
       return plaintext.empty() ? 1 : (plaintext.size() + piece - 1) / piece;
     }

@@ -125,7 +125,7 @@ PackWriter& PackWriter::operator=(PackWriter&&) noexcept = default;
 
 Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                             pb::BlobType type, const crypto::Digest256& id,
-                            ByteView plaintext, int zstd_level) {
+                            ByteView plaintext, int zstd_level, bool compress) {
   ObjectType ad_type;
   if (!BlobObjectType(type, &ad_type)) {
     return Status::InvalidArgument("a pack holds only data and tree blobs");
@@ -146,7 +146,7 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
   // codec || data, compressed in place after the codec byte.
   Bytes body;
   size_t n = SIZE_MAX;
-  if (WorthCompressing(cctx.get(), plaintext)) {
+  if (compress && WorthCompressing(cctx.get(), plaintext)) {
     body.resize(1 + ZSTD_compressBound(plaintext.size()));
     n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
                           plaintext.data(), plaintext.size(), zstd_level);

@@ -62,13 +62,15 @@ struct SealedBlob {
 
 // Compresses and seals one blob: the expensive half of PackWriter::Add, so
 // that several threads can prepare blobs for one writer. Thread-safe.
+// With `compress` false the blob is stored as is (known compressed media).
 // InvalidArgument for another blob type or a plaintext over kMaxBlobBytes;
 // IOError/ResourceExhausted if zstd fails.
 [[nodiscard]] Result<SealedBlob> SealBlob(const crypto::AeadKey& key,
                                           uint32_t epoch, pb::BlobType type,
                                           const crypto::Digest256& id,
                                           ByteView plaintext,
-                                          int zstd_level = kDefaultZstdLevel);
+                                          int zstd_level = kDefaultZstdLevel,
+                                          bool compress = true);
 
 struct FinishedPack {
   crypto::Digest256 id;  // unkeyed BLAKE2b-256 of `data`
