@@ -299,6 +299,7 @@ class Archiver {
                   std::clamp<size_t>(pages_per_blob_, 1,
                                      kPageBatchBytes / capture->page_size());
           captured_.insert(path);
+          node->set_sqlite_page_size(capture->page_size());
         } else if (c.status().code() != StatusCode::kInvalidArgument) {
           warnings_.push_back("'" + path +
                               "' was copied as a plain file, not captured "

@@ -121,10 +121,15 @@ class Restorer {
       if (Excluded(spath)) continue;
       switch (node.type()) {
         case pb::NODE_TYPE_DIR: {
+          // The databases' pass enters only directories that hold some.
+          if (pass_ == Pass::kDatabases && !database_dirs_.contains(spath)) {
+            break;
+          }
           ASSIGN_OR_RETURN(Fd sub, OpenOrCreateDir(dir_fd, node.name(), path));
           RETURN_IF_ERROR(
               RestoreTree(crypto::Digest256FromBytes(node.subtree()), sub.get(),
                           path, spath));
+          if (!final_pass_) break;
           // Owner, mode and times last: restoring the children changes the
           // times, and a directory given away early could be written into
           // by its new owner while the restore still works in it.
@@ -142,11 +147,16 @@ class Restorer {
         }
         case pb::NODE_TYPE_FILE:
           if (!Included(spath)) break;
+          // Databases in the first pass, everything else in the second.
+          if ((node.sqlite_page_size() != 0) != (pass_ == Pass::kDatabases)) {
+            break;
+          }
           RETURN_IF_ERROR(RestoreFile(dir_fd, node, path));
+          if (pass_ == Pass::kDatabases) ++result_.databases;
           ++result_.files;
           break;
         case pb::NODE_TYPE_SYMLINK:
-          if (!Included(spath)) break;
+          if (pass_ == Pass::kDatabases || !Included(spath)) break;
           RETURN_IF_ERROR(RestoreSymlink(dir_fd, node, path));
           ++result_.symlinks;
           break;
@@ -158,6 +168,44 @@ class Restorer {
   }
 
   const RestoreResult& result() const { return result_; }
+  RestoreResult& result() { return result_; }
+
+  // Finds the chat databases the restore will write, recording the
+  // directories that lead to them (snapshot paths); returns how many.
+  Result<uint64_t> FindDatabases(const crypto::Digest256& tree_id,
+                                 const std::string& snapshot_path) {
+    ASSIGN_OR_RETURN(Bytes bytes, store_->Read(tree_id));
+    pb::Tree tree;
+    if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      return Status::Corruption("a tree blob does not parse");
+    }
+    uint64_t found = 0;
+    for (const pb::Node& node : tree.nodes()) {
+      RETURN_IF_ERROR(CheckName(node.name()));
+      const std::string spath = snapshot_path + "/" + node.name();
+      if (Excluded(spath)) continue;
+      if (node.type() == pb::NODE_TYPE_DIR) {
+        ASSIGN_OR_RETURN(
+            uint64_t below,
+            FindDatabases(crypto::Digest256FromBytes(node.subtree()), spath));
+        if (below > 0) database_dirs_.insert(spath);
+        found += below;
+      } else if (node.type() == pb::NODE_TYPE_FILE &&
+                 node.sqlite_page_size() != 0 && Included(spath)) {
+        ++found;
+      }
+    }
+    return found;
+  }
+
+  // The first pass restores the chat databases (creating only the
+  // directories on their way), the second everything else; the last pass
+  // run sets the directories' metadata.
+  enum class Pass { kDatabases, kRest };
+  void SetPass(Pass pass, bool final_pass) {
+    pass_ = pass;
+    final_pass_ = final_pass;
+  }
 
  private:
   bool Excluded(const std::string& spath) const {
@@ -328,9 +376,17 @@ class Restorer {
       s = StatusFromErrno(errno, "cannot set the times of '" + path + "'");
     }
     if (s.ok()) s = ClearStaleCompanions(dir_fd, fd.get(), node.name(), path);
+    // A restored database is durable before the restore goes on to the
+    // media: a phone may be used (or die) as soon as messages are back.
+    if (s.ok() && node.sqlite_page_size() != 0 && ::fsync(fd.get()) != 0) {
+      s = StatusFromErrno(errno, "cannot sync '" + path + "'");
+    }
     Status closed = fd.Close("cannot write '" + path + "'");
     if (s.ok()) s = closed;
     if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);
+    if (s.ok() && node.sqlite_page_size() != 0 && ::fsync(dir_fd) != 0) {
+      s = StatusFromErrno(errno, "cannot sync the directory of '" + path + "'");
+    }
     // Never leave a partial or unpublished file behind. Should even this
     // fail, the hidden temporary name is all that remains.
     if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
@@ -422,6 +478,9 @@ class Restorer {
     return s;
   }
 
+  Pass pass_ = Pass::kRest;
+  bool final_pass_ = true;
+  std::set<std::string> database_dirs_;  // snapshot paths
   BlobStore* store_;
   const RestoreOptions& options_;
   const bool restore_owner_;
@@ -521,8 +580,24 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
     return StatusFromErrno(errno, "cannot open '" + options.target + "'");
   }
   Restorer restorer(store.get(), options);
-  RETURN_IF_ERROR(restorer.RestoreTree(crypto::Digest256FromBytes(snap.tree()),
-                                       target.get(), options.target, ""));
+  const crypto::Digest256 root = crypto::Digest256FromBytes(snap.tree());
+  const auto start = std::chrono::steady_clock::now();
+  // Messages first: the databases, complete and synced, then the rest.
+  ASSIGN_OR_RETURN(uint64_t databases, restorer.FindDatabases(root, ""));
+  if (databases > 0 || options.only_databases) {
+    restorer.SetPass(Restorer::Pass::kDatabases,
+                     /*final_pass=*/options.only_databases);
+    RETURN_IF_ERROR(
+        restorer.RestoreTree(root, target.get(), options.target, ""));
+    restorer.result().databases_ready =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+  }
+  if (!options.only_databases) {
+    restorer.SetPass(Restorer::Pass::kRest, /*final_pass=*/true);
+    RETURN_IF_ERROR(
+        restorer.RestoreTree(root, target.get(), options.target, ""));
+  }
   return restorer.result();
 }
 

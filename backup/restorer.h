@@ -16,6 +16,7 @@
 #ifndef CHATVAULT_BACKUP_RESTORER_H_
 #define CHATVAULT_BACKUP_RESTORER_H_
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct RestoreOptions {
   std::vector<std::string> excludes;
   // The local cache's directory, for the index cache; empty: none.
   std::string cache_dir;
+  // Restore only the chat databases (files captured as SQLite databases)
+  // and the directories that lead to them: the quick start on a new phone.
+  bool only_databases = false;
   // Replace files and symlinks that exist in the target. Without it such an
   // entry is AlreadyExists. Existing directories are always merged into;
   // a directory where the snapshot has a file is never replaced.
@@ -44,6 +48,10 @@ struct RestoreResult {
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
   uint64_t bytes = 0;
+  // Chat databases restored (and synced) before everything else, and when
+  // the last of them was in place.
+  uint64_t databases = 0;
+  std::chrono::milliseconds databases_ready{0};
 };
 
 // Resolves "latest" or an ID prefix of at least 4 hex digits to a snapshot

@@ -412,3 +412,69 @@ TEST_F(SqliteCaptureTest, RestoreRemovesOrRefusesStaleCompanions) {
 
 }  // namespace
 }  // namespace chatvault::backup
+
+namespace chatvault::backup {
+namespace {
+
+TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
+  const std::string src = dir_ + "/app";
+  fs::create_directories(src + "/Media");
+  const std::string db_path = src + "/msgstore.db";
+  CreateChatDb(db_path, /*wal=*/true);
+  {
+    Db app(db_path);
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
+  }
+  std::ofstream(src + "/Media/photo.jpg", std::ios::binary)
+      << std::string("\xFF\xD8\xFF\xE0", 4) << std::string(5000, 'p');
+  std::ofstream(src + "/notes.txt") << "not a database";
+  storage::MemBackend backend;
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::Init(&backend, AsBytes("pw"),
+                       crypto::RecoveryCode::Generate(), testing::FastInit());
+  ASSERT_TRUE(repo.ok());
+  BackupOptions o;
+  o.paths = {src};
+  Result<BackupResult> r = Backup(repo->get(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+
+  // Only the captured database carries its page size.
+  std::set<std::string> marked;
+  ASSERT_TRUE(ListSnapshot(repo->get(), r->snapshot_id,
+                           [&](const std::string& path, const pb::Node& n) {
+                             if (n.sqlite_page_size() != 0) {
+                               EXPECT_EQ(n.sqlite_page_size(), 4096u);
+                               marked.insert(path);
+                             }
+                             return Status::OK();
+                           })
+                  .ok());
+  EXPECT_EQ(marked, std::set<std::string>{db_path});
+
+  RestoreOptions only;
+  only.target = dir_ + "/quick";
+  only.only_databases = true;
+  Result<RestoreResult> quick = Restore(repo->get(), r->snapshot_id, only);
+  ASSERT_TRUE(quick.ok()) << quick.status().ToString();
+  EXPECT_EQ(quick->databases, 1u);
+  EXPECT_EQ(quick->files, 1u);
+  ExpectConsistent(only.target + db_path);
+  EXPECT_FALSE(fs::exists(only.target + src + "/Media/photo.jpg"));
+  EXPECT_FALSE(fs::exists(only.target + src + "/notes.txt"));
+
+  RestoreOptions all;
+  all.target = dir_ + "/full";
+  Result<RestoreResult> full = Restore(repo->get(), r->snapshot_id, all);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ(full->databases, 1u);
+  EXPECT_EQ(full->files, 3u);
+  EXPECT_EQ(ReadAll(all.target + src + "/Media/photo.jpg"),
+            ReadAll(src + "/Media/photo.jpg"));
+  EXPECT_EQ(ReadAll(all.target + src + "/notes.txt"), "not a database");
+  int64_t n = 0;
+  ExpectConsistent(all.target + db_path, &n);
+  EXPECT_EQ(n, 300);
+}
+
+}  // namespace
+}  // namespace chatvault::backup
