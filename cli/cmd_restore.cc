@@ -1,5 +1,6 @@
-// chatvault restore SNAPSHOT|latest --target DIR [--overwrite].
+// chatvault restore SNAPSHOT|latest --target DIR [--overwrite] [--only-db].
 #include <CLI/CLI.hpp>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 
 #include "backup/restorer.h"
@@ -52,6 +53,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
                      .dump()
               << "\n";
   } else {
+    ctx.out() << std::fixed << std::setprecision(2);
     if (r->databases > 0) {
       ctx.out() << "Messages ready after " << ready << " s (" << r->databases
                 << (r->databases == 1 ? " database" : " databases")
