@@ -191,12 +191,6 @@ TEST_F(BlobIndexTest, TamperedIndexObjectIsCorruption) {
   EXPECT_EQ(index.status().code(), StatusCode::kCorruption);
 }
 
-}  // namespace
-}  // namespace chatvault::backup
-
-namespace chatvault::backup {
-namespace {
-
 using ReadAheadTest = BlobIndexTest;
 
 std::vector<std::string> Raw(const std::vector<crypto::Digest256>& ids) {

@@ -100,6 +100,16 @@ std::string TempName(const std::string& name) {
 
 constexpr int kTempAttempts = 100;
 
+// Reads and parses tree blob `tree_id`.
+Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id) {
+  ASSIGN_OR_RETURN(Bytes bytes, store->Read(tree_id));
+  pb::Tree tree;
+  if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("a tree blob does not parse");
+  }
+  return tree;
+}
+
 class Restorer {
  public:
   Restorer(BlobStore* store, const RestoreOptions& options)
@@ -109,11 +119,7 @@ class Restorer {
   // path (for messages) is `dir`.
   Status RestoreTree(const crypto::Digest256& tree_id, int dir_fd,
                      const std::string& dir, const std::string& snapshot_path) {
-    ASSIGN_OR_RETURN(Bytes bytes, store_->Read(tree_id));
-    pb::Tree tree;
-    if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      return Status::Corruption("a tree blob does not parse");
-    }
+    ASSIGN_OR_RETURN(pb::Tree tree, LoadTree(store_, tree_id));
     for (const pb::Node& node : tree.nodes()) {
       RETURN_IF_ERROR(CheckName(node.name()));
       const std::string path = dir + "/" + node.name();
@@ -174,11 +180,7 @@ class Restorer {
   // directories that lead to them (snapshot paths); returns how many.
   Result<uint64_t> FindDatabases(const crypto::Digest256& tree_id,
                                  const std::string& snapshot_path) {
-    ASSIGN_OR_RETURN(Bytes bytes, store_->Read(tree_id));
-    pb::Tree tree;
-    if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      return Status::Corruption("a tree blob does not parse");
-    }
+    ASSIGN_OR_RETURN(pb::Tree tree, LoadTree(store_, tree_id));
     uint64_t found = 0;
     for (const pb::Node& node : tree.nodes()) {
       RETURN_IF_ERROR(CheckName(node.name()));
@@ -536,11 +538,7 @@ Status WalkTree(
     BlobStore* store, const crypto::Digest256& tree_id,
     const std::string& prefix,
     const std::function<Status(const std::string&, const pb::Node&)>& fn) {
-  ASSIGN_OR_RETURN(Bytes bytes, store->Read(tree_id));
-  pb::Tree tree;
-  if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Status::Corruption("a tree blob does not parse");
-  }
+  ASSIGN_OR_RETURN(pb::Tree tree, LoadTree(store, tree_id));
   for (const pb::Node& node : tree.nodes()) {
     RETURN_IF_ERROR(CheckName(node.name()));
     const std::string path = prefix + "/" + node.name();

@@ -128,7 +128,40 @@ class SqliteCaptureTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override { fs::remove_all(dir_); }
+
+  // The app's directory, as backed up.
+  std::string src() const { return dir_ + "/app"; }
+
+  // src()/<name>: a chat database that `commits` commits have written.
+  std::string MakeAppDb(const std::string& name, bool wal, int commits,
+                        int page_size = 4096) {
+    fs::create_directories(src());
+    const std::string path = src() + "/" + name;
+    CreateChatDb(path, wal, page_size);
+    Db app(path);
+    for (int i = 0; i < commits; ++i) EXPECT_EQ(Commit(app, i), SQLITE_OK);
+    return path;
+  }
+
+  // A repository in memory that unlocks quickly.
+  Repository* NewRepo(const InitOptions& init = testing::FastInit()) {
+    Result<std::unique_ptr<Repository>> r = Repository::Init(
+        &backend_, AsBytes("pw"), crypto::RecoveryCode::Generate(), init);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    repo_ = r.ok() ? std::move(*r) : nullptr;
+    return repo_.get();
+  }
+
+  // A snapshot of src().
+  Result<BackupResult> BackUpApp() {
+    BackupOptions o;
+    o.paths = {src()};
+    return Backup(repo_.get(), o);
+  }
+
   std::string dir_;
+  storage::MemBackend backend_;
+  std::unique_ptr<Repository> repo_;
 };
 
 TEST_F(SqliteCaptureTest, RecognisesDatabaseHeaders) {
@@ -253,21 +286,14 @@ class LiveBackupTest : public SqliteCaptureTest,
                        public ::testing::WithParamInterface<bool> {};
 
 TEST_P(LiveBackupTest, BackupsWhileTheAppCommitsRestoreConsistentStates) {
-  const bool wal = GetParam();
-  const std::string src = dir_ + "/app";
-  fs::create_directories(src);
-  const std::string db_path = src + "/msgstore.db";
-  CreateChatDb(db_path, wal);
+  const std::string db_path = MakeAppDb("msgstore.db", GetParam(), 0);
   {
     Db app(db_path);
     ASSERT_EQ(app.Exec("CREATE TABLE marker(round INTEGER)"), SQLITE_OK);
     for (int i = 0; i < 2000; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
   }
-  storage::MemBackend backend;
-  Result<std::unique_ptr<Repository>> repo =
-      Repository::Init(&backend, AsBytes("pw"),
-                       crypto::RecoveryCode::Generate(), testing::FastInit());
-  ASSERT_TRUE(repo.ok());
+  Repository* repo = NewRepo();
+  ASSERT_NE(repo, nullptr);
 
   std::optional<Writer> writer(std::in_place, db_path);
   ASSERT_GT(writer->pid(), 0);
@@ -280,9 +306,7 @@ TEST_P(LiveBackupTest, BackupsWhileTheAppCommitsRestoreConsistentStates) {
     ASSERT_EQ(
         marker.Exec("INSERT INTO marker VALUES(" + std::to_string(round) + ")"),
         SQLITE_OK);
-    BackupOptions o;
-    o.paths = {src};
-    Result<BackupResult> r = Backup(repo->get(), o);
+    Result<BackupResult> r = BackUpApp();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE(r->warnings.empty()) << r->warnings.front();
     EXPECT_TRUE(r->unreadable.empty());
@@ -294,7 +318,7 @@ TEST_P(LiveBackupTest, BackupsWhileTheAppCommitsRestoreConsistentStates) {
   for (size_t i = 0; i < snapshots.size(); ++i) {
     RestoreOptions o;
     o.target = dir_ + "/restore" + std::to_string(i);
-    Result<RestoreResult> r = Restore(repo->get(), snapshots[i], o);
+    Result<RestoreResult> r = Restore(repo, snapshots[i], o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     const std::string restored = o.target + db_path;
     // The companions are not in the snapshot: the database alone is whole.
@@ -316,64 +340,29 @@ INSTANTIATE_TEST_SUITE_P(Modes, LiveBackupTest, ::testing::Bool(),
                            return info.param ? "Wal" : "RollbackJournal";
                          });
 
-}  // namespace
-}  // namespace chatvault::backup
-
-namespace chatvault::backup {
-namespace {
-
 // Pieces larger than the content-defined chunker's window (64 KiB pages,
 // 64 pages a blob, 16 KiB chunks) must still be cut and round-trip.
 TEST_F(SqliteCaptureTest, LargePagesAndSmallChunksRoundTrip) {
-  const std::string src = dir_ + "/app";
-  fs::create_directories(src);
-  const std::string db_path = src + "/big.db";
-  CreateChatDb(db_path, /*wal=*/false, 65536);
-  {
-    Db app(db_path);
-    for (int i = 0; i < 3000; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
-  }
-  storage::MemBackend backend;
+  const std::string db_path = MakeAppDb("big.db", /*wal=*/false, 3000, 65536);
   InitOptions init = testing::FastInit({4096, 16384, 65536, 1});
   init.sqlite_pages_per_blob = kMaxSqlitePagesPerBlob;
-  Result<std::unique_ptr<Repository>> repo = Repository::Init(
-      &backend, AsBytes("pw"), crypto::RecoveryCode::Generate(), init);
-  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
-  BackupOptions o;
-  o.paths = {src};
-  Result<BackupResult> r = Backup(repo->get(), o);
+  Repository* repo = NewRepo(init);
+  ASSERT_NE(repo, nullptr);
+  Result<BackupResult> r = BackUpApp();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   RestoreOptions ro;
   ro.target = dir_ + "/restore";
-  ASSERT_TRUE(Restore(repo->get(), r->snapshot_id, ro).ok());
+  ASSERT_TRUE(Restore(repo, r->snapshot_id, ro).ok());
   EXPECT_EQ(ReadAll(ro.target + db_path), ReadAll(db_path));
   ExpectConsistent(ro.target + db_path);
 }
 
-}  // namespace
-}  // namespace chatvault::backup
-
-namespace chatvault::backup {
-namespace {
-
 // A restored database must not meet an older state's WAL or journal.
 TEST_F(SqliteCaptureTest, RestoreRemovesOrRefusesStaleCompanions) {
-  const std::string src = dir_ + "/app";
-  fs::create_directories(src);
-  const std::string db_path = src + "/msgstore.db";
-  CreateChatDb(db_path, /*wal=*/true);
-  {
-    Db app(db_path);
-    for (int i = 0; i < 500; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
-  }
-  storage::MemBackend backend;
-  Result<std::unique_ptr<Repository>> repo =
-      Repository::Init(&backend, AsBytes("pw"),
-                       crypto::RecoveryCode::Generate(), testing::FastInit());
-  ASSERT_TRUE(repo.ok());
-  BackupOptions o;
-  o.paths = {src};
-  Result<BackupResult> r = Backup(repo->get(), o);
+  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/true, 500);
+  Repository* repo = NewRepo();
+  ASSERT_NE(repo, nullptr);
+  Result<BackupResult> r = BackUpApp();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 
   // The app's directory in the target, at a later state: its WAL holds
@@ -396,51 +385,35 @@ TEST_F(SqliteCaptureTest, RestoreRemovesOrRefusesStaleCompanions) {
 
   // Without --overwrite the stale WAL is refused, and no database is put
   // beside it.
-  Result<RestoreResult> refused = Restore(repo->get(), r->snapshot_id, ro);
+  Result<RestoreResult> refused = Restore(repo, r->snapshot_id, ro);
   EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
   EXPECT_NE(refused.status().message().find("-wal"), std::string::npos);
   EXPECT_FALSE(fs::exists(restored));
 
   // With it, the WAL goes and the database is the snapshot's.
   ro.overwrite = true;
-  ASSERT_TRUE(Restore(repo->get(), r->snapshot_id, ro).ok());
+  ASSERT_TRUE(Restore(repo, r->snapshot_id, ro).ok());
   EXPECT_FALSE(fs::exists(restored + "-wal"));
   int64_t n = 0;
   ExpectConsistent(restored, &n);
   EXPECT_EQ(n, 500);
 }
 
-}  // namespace
-}  // namespace chatvault::backup
-
-namespace chatvault::backup {
-namespace {
-
 TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
-  const std::string src = dir_ + "/app";
+  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/true, 300);
+  const std::string src = this->src();
   fs::create_directories(src + "/Media");
-  const std::string db_path = src + "/msgstore.db";
-  CreateChatDb(db_path, /*wal=*/true);
-  {
-    Db app(db_path);
-    for (int i = 0; i < 300; ++i) ASSERT_EQ(Commit(app, i), SQLITE_OK);
-  }
   std::ofstream(src + "/Media/photo.jpg", std::ios::binary)
       << std::string("\xFF\xD8\xFF\xE0", 4) << std::string(5000, 'p');
   std::ofstream(src + "/notes.txt") << "not a database";
-  storage::MemBackend backend;
-  Result<std::unique_ptr<Repository>> repo =
-      Repository::Init(&backend, AsBytes("pw"),
-                       crypto::RecoveryCode::Generate(), testing::FastInit());
-  ASSERT_TRUE(repo.ok());
-  BackupOptions o;
-  o.paths = {src};
-  Result<BackupResult> r = Backup(repo->get(), o);
+  Repository* repo = NewRepo();
+  ASSERT_NE(repo, nullptr);
+  Result<BackupResult> r = BackUpApp();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 
   // Only the captured database carries its page size.
   std::set<std::string> marked;
-  ASSERT_TRUE(ListSnapshot(repo->get(), r->snapshot_id,
+  ASSERT_TRUE(ListSnapshot(repo, r->snapshot_id,
                            [&](const std::string& path, const pb::Node& n) {
                              if (n.sqlite_page_size() != 0) {
                                EXPECT_EQ(n.sqlite_page_size(), 4096u);
@@ -454,7 +427,7 @@ TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
   RestoreOptions only;
   only.target = dir_ + "/quick";
   only.only_databases = true;
-  Result<RestoreResult> quick = Restore(repo->get(), r->snapshot_id, only);
+  Result<RestoreResult> quick = Restore(repo, r->snapshot_id, only);
   ASSERT_TRUE(quick.ok()) << quick.status().ToString();
   EXPECT_EQ(quick->databases, 1u);
   EXPECT_EQ(quick->files, 1u);
@@ -464,7 +437,7 @@ TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
 
   RestoreOptions all;
   all.target = dir_ + "/full";
-  Result<RestoreResult> full = Restore(repo->get(), r->snapshot_id, all);
+  Result<RestoreResult> full = Restore(repo, r->snapshot_id, all);
   ASSERT_TRUE(full.ok()) << full.status().ToString();
   EXPECT_EQ(full->databases, 1u);
   EXPECT_EQ(full->files, 3u);
