@@ -62,8 +62,10 @@ class Archiver {
         progress_(progress) {}
 
   // The node for `path` (named `name`), or nullopt if it is skipped.
+  // `before` is its node in the parent snapshot, if any.
   Result<std::optional<pb::Node>> SaveEntry(const std::string& path,
-                                            const std::string& name) {
+                                            const std::string& name,
+                                            const pb::Node* before) {
     if (Excluded(path, name)) return std::optional<pb::Node>();
     // A captured database already holds what its WAL or journal had
     // committed; the companions would only restore a stale or torn state.
@@ -88,7 +90,7 @@ class Archiver {
       node.set_type(pb::NODE_TYPE_FILE);
       if (!ReuseUnchanged(path, st, &node)) {
         std::optional<struct stat> after;
-        Status s = SaveFile(path, &node, &after);
+        Status s = SaveFile(path, &node, &after, before);
         // The repository failing stops the backup; only the source file
         // failing is "unreadable".
         RETURN_IF_ERROR(store_error_);
@@ -104,7 +106,7 @@ class Archiver {
       ++progress_state_.files;
     } else if (S_ISDIR(st.st_mode)) {
       node.set_type(pb::NODE_TYPE_DIR);
-      ASSIGN_OR_RETURN(crypto::Digest256 tree, SaveDir(path));
+      ASSIGN_OR_RETURN(crypto::Digest256 tree, SaveDir(path, before));
       node.set_subtree(std::string(AsChars(tree)));
       ++progress_state_.dirs;
     } else if (S_ISLNK(st.st_mode)) {
@@ -134,8 +136,10 @@ class Archiver {
     return std::optional<pb::Node>(std::move(node));
   }
 
-  // Stores the tree of directory `path` and returns its blob ID.
-  Result<crypto::Digest256> SaveDir(const std::string& path) {
+  // Stores the tree of directory `path` and returns its blob ID. `before` is
+  // its node in the parent snapshot, if any.
+  Result<crypto::Digest256> SaveDir(const std::string& path,
+                                    const pb::Node* before) {
     std::vector<std::string> names;
     {
       DIR* d = ::opendir(path.c_str());
@@ -164,21 +168,57 @@ class Archiver {
       }
     }
     std::sort(names.begin(), names.end());
+    const std::optional<pb::Tree> old = PreviousTree(before);
     pb::Tree tree;
     for (const std::string& name : names) {
-      ASSIGN_OR_RETURN(std::optional<pb::Node> node,
-                       SaveEntry(path + "/" + name, name));
+      ASSIGN_OR_RETURN(
+          std::optional<pb::Node> node,
+          SaveEntry(path + "/" + name, name, FindNode(old, name)));
       if (node) *tree.add_nodes() = std::move(*node);
     }
-    return SaveTree(tree);
+    return SaveTree(tree, before);
   }
 
-  Result<crypto::Digest256> SaveTree(const pb::Tree& tree) {
+  // Stores `tree`, as a delta against the tree of `before` (a directory's
+  // node in the parent snapshot) when that pays.
+  Result<crypto::Digest256> SaveTree(const pb::Tree& tree,
+                                     const pb::Node* before) {
     std::string bytes = tree.SerializeAsString();
     crypto::Digest256 id = BlobId(repo_->keys().blob_id_key(), AsBytes(bytes));
-    RETURN_IF_ERROR(
-        store_->Add(pb::BLOB_TYPE_TREE, id, AsBytes(bytes)).status());
+    std::optional<crypto::Digest256> previous;
+    if (before != nullptr && before->type() == pb::NODE_TYPE_DIR &&
+        before->subtree().size() == crypto::kDigest256Bytes) {
+      previous = crypto::Digest256FromBytes(before->subtree());
+    }
+    RETURN_IF_ERROR(store_->Add(pb::BLOB_TYPE_TREE, id, AsBytes(bytes),
+                                previous ? &*previous : nullptr)
+                        .status());
     return id;
+  }
+
+  // The parent snapshot's tree of the directory whose node there is
+  // `before`; nullopt if there is none or it cannot be read (the parent
+  // only makes deltas possible, so nothing is lost without it).
+  std::optional<pb::Tree> PreviousTree(const pb::Node* before) {
+    if (before == nullptr || before->type() != pb::NODE_TYPE_DIR ||
+        before->subtree().size() != crypto::kDigest256Bytes) {
+      return std::nullopt;
+    }
+    Result<pb::Tree> tree =
+        LoadTree(store_, crypto::Digest256FromBytes(before->subtree()));
+    if (!tree.ok()) return std::nullopt;
+    return std::move(*tree);
+  }
+
+  // The node named `name` in `tree` (sorted by name, as this archiver
+  // writes trees), or nullptr.
+  static const pb::Node* FindNode(const std::optional<pb::Tree>& tree,
+                                  const std::string& name) {
+    if (!tree) return nullptr;
+    auto it = std::lower_bound(
+        tree->nodes().begin(), tree->nodes().end(), name,
+        [](const pb::Node& n, const std::string& v) { return n.name() < v; });
+    return it != tree->nodes().end() && it->name() == name ? &*it : nullptr;
   }
 
   const std::vector<std::string>& unreadable() const { return unreadable_; }
@@ -252,9 +292,11 @@ class Archiver {
 
   // Reads and chunks the file at `path`. Returns errors of the source file;
   // a repository error is kept in store_error_ (and returned too). `after`
-  // receives the file's status once it has been read.
+  // receives the file's status once it has been read. `before` is its node
+  // in the parent snapshot, if any: a database's pages are stored as deltas
+  // against the pages at the same offsets there, when that pays.
   Status SaveFile(const std::string& path, pb::Node* node,
-                  std::optional<struct stat>* after) {
+                  std::optional<struct stat>* after, const pb::Node* before) {
     // O_NONBLOCK: a path swapped for a FIFO must not hang the backup.
     int fd =
         ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -268,6 +310,9 @@ class Archiver {
     // An SQLite database is read at one committed state, on page
     // boundaries; anything else is cut by content.
     std::unique_ptr<SqliteCapture> capture;
+    // The parent snapshot's blobs of this database, same page size.
+    const google::protobuf::RepeatedPtrField<std::string>* previous_blobs =
+        nullptr;
     uint64_t limit = UINT64_MAX;
     size_t fixed = 0;
     bool compress = true;
@@ -300,6 +345,10 @@ class Archiver {
                                      kPageBatchBytes / capture->page_size());
           captured_.insert(path);
           node->set_sqlite_page_size(capture->page_size());
+          if (before != nullptr && before->type() == pb::NODE_TYPE_FILE &&
+              before->sqlite_page_size() == capture->page_size()) {
+            previous_blobs = &before->content();
+          }
         } else if (c.status().code() != StatusCode::kInvalidArgument) {
           warnings_.push_back("'" + path +
                               "' was copied as a plain file, not captured "
@@ -362,10 +411,26 @@ class Archiver {
         Chunker::Cut cut = fixed ? Chunker::Cut{batch, 0}
                                  : chunker_.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);
+        // Each piece's previous version: the parent's blob at its offset.
+        std::vector<crypto::Digest256> previous;
+        if (previous_blobs != nullptr) {
+          const size_t first = static_cast<size_t>(size / fixed);
+          const size_t n = (cut.length + fixed - 1) / fixed;
+          previous.resize(n);
+          for (size_t i = 0; i < n; ++i) {
+            const size_t k = first + i;
+            if (k < static_cast<size_t>(previous_blobs->size()) &&
+                (*previous_blobs)[static_cast<int>(k)].size() ==
+                    crypto::kDigest256Bytes) {
+              previous[i] = crypto::Digest256FromBytes(
+                  (*previous_blobs)[static_cast<int>(k)]);
+            }
+          }
+        }
         // Hashed (and sealed, if new) by the store's workers.
-        Result<uint64_t> ticket =
-            store_->Submit(pb::BLOB_TYPE_DATA,
-                           Bytes(chunk.begin(), chunk.end()), fixed, compress);
+        Result<uint64_t> ticket = store_->Submit(
+            pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()), fixed,
+            compress, std::move(previous));
         if (!ticket.ok()) {
           capture.reset();  // before the descriptor: see sqlite_capture.h
           ::close(fd);
@@ -425,13 +490,18 @@ struct VirtualDir {
   std::optional<std::string> target;  // a backed-up path ends here
 };
 
-Result<crypto::Digest256> SaveVirtual(Archiver& archiver,
-                                      const VirtualDir& dir) {
+// `before` is the directory's node in the parent snapshot, if any (for the
+// root: a node pointing at the parent's root tree).
+Result<crypto::Digest256> SaveVirtual(Archiver& archiver, const VirtualDir& dir,
+                                      const pb::Node* before) {
+  const std::optional<pb::Tree> old = archiver.PreviousTree(before);
   pb::Tree tree;
   for (const auto& [name, child] : dir.children) {
     std::optional<pb::Node> node;
+    const pb::Node* child_before = Archiver::FindNode(old, name);
     if (child.target) {
-      ASSIGN_OR_RETURN(node, archiver.SaveEntry(*child.target, name));
+      ASSIGN_OR_RETURN(node,
+                       archiver.SaveEntry(*child.target, name, child_before));
     } else {
       struct stat st;
       pb::Node n;
@@ -445,13 +515,42 @@ Result<crypto::Digest256> SaveVirtual(Archiver& archiver,
       } else {
         n.set_mode(0755);
       }
-      ASSIGN_OR_RETURN(crypto::Digest256 sub, SaveVirtual(archiver, child));
+      ASSIGN_OR_RETURN(crypto::Digest256 sub,
+                       SaveVirtual(archiver, child, child_before));
       n.set_subtree(std::string(AsChars(sub)));
       node = std::move(n);
     }
     if (node) *tree.add_nodes() = std::move(*node);
   }
-  return archiver.SaveTree(tree);
+  return archiver.SaveTree(tree, before);
+}
+
+// The newest snapshot of the same host and paths, whose trees and database
+// pages this backup's may be stored as deltas against; empty if none.
+Result<std::string> FindParent(Repository* repo, const std::string& hostname,
+                               std::vector<std::string> paths,
+                               pb::Snapshot* parent) {
+  std::sort(paths.begin(), paths.end());
+  std::string best;
+  RETURN_IF_ERROR(
+      repo->backend()->List("snapshots/", [&](const storage::ObjectInfo& info) {
+        const std::string id = info.name.substr(std::string("snapshots/").size());
+        pb::Snapshot snap;
+        // A snapshot that cannot be read is no parent; check reports it.
+        if (!repo->LoadObject(ObjectType::kSnapshot, "snapshots", id, &snap)
+                 .ok()) {
+          return Status::OK();
+        }
+        std::vector<std::string> its(snap.paths().begin(), snap.paths().end());
+        std::sort(its.begin(), its.end());
+        if (snap.hostname() != hostname || its != paths) return Status::OK();
+        if (best.empty() || snap.time_unix_ms() > parent->time_unix_ms()) {
+          best = id;
+          *parent = std::move(snap);
+        }
+        return Status::OK();
+      }));
+  return best;
 }
 
 }  // namespace
@@ -512,9 +611,25 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
     }
   }
 
+  std::string hostname = options.hostname;
+  if (hostname.empty()) {
+    char buf[256] = {0};
+    ::gethostname(buf, sizeof(buf) - 1);
+    hostname = buf;
+  }
   auto start = std::chrono::steady_clock::now();
+  pb::Snapshot parent;
+  ASSIGN_OR_RETURN(std::string parent_id,
+                   FindParent(repo, hostname, absolute, &parent));
+  pb::Node parent_root;  // a directory node for the parent's root tree
+  if (!parent_id.empty()) {
+    parent_root.set_type(pb::NODE_TYPE_DIR);
+    parent_root.set_subtree(parent.tree());
+  }
   Archiver archiver(repo, store.get(), cache.get(), chunker, options, progress);
-  ASSIGN_OR_RETURN(crypto::Digest256 root_tree, SaveVirtual(archiver, root));
+  ASSIGN_OR_RETURN(
+      crypto::Digest256 root_tree,
+      SaveVirtual(archiver, root, parent_id.empty() ? nullptr : &parent_root));
   RETURN_IF_ERROR(store->Flush());
 
   pb::Snapshot snap;
@@ -524,13 +639,11 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
           .count()));
   snap.set_tree(std::string(AsChars(root_tree)));
   for (const std::string& p : absolute) snap.add_paths(p);
-  std::string hostname = options.hostname;
-  if (hostname.empty()) {
-    char buf[256] = {0};
-    ::gethostname(buf, sizeof(buf) - 1);
-    hostname = buf;
-  }
   snap.set_hostname(hostname);
+  if (!parent_id.empty()) {
+    Result<Bytes> raw = HexDecode(parent_id);
+    if (raw.ok()) snap.set_parent(std::string(AsChars(*raw)));
+  }
   for (const std::string& t : options.tags) snap.add_tags(t);
   pb::SnapshotSummary* summary = snap.mutable_summary();
   summary->set_files(archiver.progress().files);
@@ -551,6 +664,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
   result.pack_bytes_written = store->stats().pack_bytes_written;
   result.unreadable = archiver.unreadable();
   result.files_unchanged = archiver.files_unchanged();
+  result.delta_blobs = store->stats().delta_blobs;
+  result.parent_id = parent_id;
   warnings.insert(warnings.end(), archiver.warnings().begin(),
                   archiver.warnings().end());
   // Only after the snapshot is saved: the cache never names blobs that a

@@ -43,6 +43,11 @@ struct BackupResult {
   std::vector<std::string> unreadable;
   // Files not read again because the cache showed them unchanged.
   uint64_t files_unchanged = 0;
+  // New blobs stored as deltas against their previous version.
+  uint64_t delta_blobs = 0;
+  // The snapshot whose trees and database pages served as delta bases
+  // (same host and paths, newest); empty if none.
+  std::string parent_id;
   // Problems that did not affect the snapshot (e.g. the cache).
   std::vector<std::string> warnings;
 };

@@ -1,6 +1,7 @@
 #include "backup/blob_store.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -16,6 +17,17 @@ constexpr uint64_t kMaxSealedBlobBytes =
 // read of at most this many bytes.
 constexpr uint64_t kMaxReadSpanBytes = uint64_t{1} << 20;
 }  // namespace
+
+Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id) {
+  ASSIGN_OR_RETURN(Bytes bytes, store->Read(tree_id));
+  pb::Tree tree;
+  if (bytes.size() > INT_MAX ||
+      !tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("tree blob " + HexEncode(tree_id) +
+                              " does not parse");
+  }
+  return tree;
+}
 
 std::string PackName(const crypto::Digest256& pack_id) {
   std::string hex = HexEncode(pack_id);
@@ -124,15 +136,26 @@ void BlobStore::Work() {
     to_seal_.pop_front();
     lock.unlock();
     std::vector<Sealed> sealed;
+    uint64_t deltas = 0;
     for (size_t i = 0; i < job.ids.size(); ++i) {
       if (!job.seal[i]) continue;
+      std::optional<std::pair<crypto::Digest256, Bytes>> base;
+      if (i < job.previous.size() && job.previous[i] != crypto::Digest256{} &&
+          job.previous[i] != job.ids[i] && job.compress) {
+        base = DeltaBaseFor(job.previous[i]);
+      }
+      const DeltaBase delta_base =
+          base ? DeltaBase{base->first, base->second} : DeltaBase{};
       // Admit checked that this holder has the current epoch's key.
-      sealed.push_back({job.Piece(i).size(),
-                        SealBlob(*repo_->keys().epoch_key(epoch_), epoch_,
-                                 job.type, job.ids[i], job.Piece(i),
-                                 kDefaultZstdLevel, job.compress)});
+      Result<SealedBlob> blob = SealBlob(
+          *repo_->keys().epoch_key(epoch_), epoch_, job.type, job.ids[i],
+          job.Piece(i), kDefaultZstdLevel, job.compress,
+          base && base->first != job.ids[i] ? &delta_base : nullptr);
+      if (blob.ok() && blob->base) ++deltas;
+      sealed.push_back({job.Piece(i).size(), std::move(blob)});
     }
     lock.lock();
+    stats_.delta_blobs += deltas;
     // Their bytes stay in flight until Drain moves them into the pack.
     for (Sealed& s : sealed) sealed_.push_back(std::move(s));
     --in_flight_jobs_;
@@ -226,7 +249,8 @@ Status BlobStore::Enqueue(Job job) {
 }
 
 Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
-                            ByteView plaintext) {
+                            ByteView plaintext,
+                            const crypto::Digest256* previous) {
   RETURN_IF_ERROR(Admit(plaintext.size()));
   {
     std::lock_guard lock(mu_);
@@ -240,6 +264,7 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
   job.piece = plaintext.size();
   job.ids = {id};
   job.seal = {true};
+  if (previous != nullptr) job.previous = {*previous};
   error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);
@@ -270,7 +295,8 @@ void BlobStore::StartWorkers() {
 }
 
 Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
-                                   size_t piece, bool compress) {
+                                   size_t piece, bool compress,
+                                   std::vector<crypto::Digest256> previous) {
   if (piece == 0 || piece > plaintext.size()) piece = plaintext.size();
   RETURN_IF_ERROR(Admit(piece));
   const uint64_t ticket = next_ticket_++;
@@ -280,6 +306,7 @@ Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
   job.piece = piece;
   job.ticket = ticket;
   job.compress = compress;
+  job.previous = std::move(previous);
   error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);
@@ -413,6 +440,59 @@ Result<Bytes> BlobStore::Fetch(const crypto::Digest256& id,
   return std::move(one.front());
 }
 
+Result<Bytes> BlobStore::LoadBase(const crypto::Digest256& id,
+                                  const BlobLocation& loc) const {
+  if (loc.entry.base().empty()) return Bytes();
+  if (loc.entry.base().size() != crypto::kDigest256Bytes) {
+    return Status::Corruption("blob " + HexEncode(id) +
+                              " names a malformed delta base");
+  }
+  const crypto::Digest256 base_id =
+      crypto::Digest256FromBytes(loc.entry.base());
+  std::optional<BlobLocation> base_loc;
+  {
+    std::lock_guard lock(mu_);
+    base_loc = index_->Find(base_id);
+  }
+  if (!base_loc) {
+    return Status::Corruption("blob " + HexEncode(id) +
+                              " is a delta against blob " +
+                              HexEncode(base_id) + ", which is in no index");
+  }
+  // One level only: this also rules out cycles in a hostile index.
+  if (!base_loc->entry.base().empty()) {
+    return Status::Corruption("blob " + HexEncode(id) +
+                              " is a delta against another delta");
+  }
+  Result<Bytes> base = Fetch(base_id, *base_loc);
+  if (!base.ok()) {
+    return base.status().WithContext("the delta base of blob " + HexEncode(id));
+  }
+  return base;
+}
+
+std::optional<std::pair<crypto::Digest256, Bytes>> BlobStore::DeltaBaseFor(
+    const crypto::Digest256& previous) const {
+  crypto::Digest256 base_id = previous;
+  std::optional<BlobLocation> loc;
+  {
+    std::lock_guard lock(mu_);
+    loc = index_->Find(previous);
+    if (loc && !loc->entry.base().empty()) {
+      // Deltas are always against a whole blob: the previous version's
+      // base serves as this version's.
+      base_id = crypto::Digest256FromBytes(loc->entry.base());
+      loc = index_->Find(base_id);
+    }
+  }
+  if (!loc || !loc->entry.base().empty()) return std::nullopt;
+  // An unreadable base costs space, not correctness: the blob is then
+  // stored whole, and a later read of the damaged base reports it.
+  Result<Bytes> plain = Fetch(base_id, *loc);
+  if (!plain.ok()) return std::nullopt;
+  return std::make_pair(base_id, std::move(*plain));
+}
+
 std::vector<Result<Bytes>> BlobStore::FetchSpan(
     const std::vector<std::pair<crypto::Digest256, BlobLocation>>& blobs)
     const {
@@ -450,8 +530,11 @@ std::vector<Result<Bytes>> BlobStore::FetchSpan(
     } else if (!sealed.ok()) {
       out.push_back(sealed.status());
     } else {
-      Result<Bytes> plain = OpenBlob(*key, loc.epoch, loc.entry,
-                                     ByteView(*sealed).subspan(at, length));
+      Result<Bytes> base = LoadBase(id, loc);
+      Result<Bytes> plain =
+          !base.ok() ? base
+                     : OpenBlob(*key, loc.epoch, loc.entry,
+                                ByteView(*sealed).subspan(at, length), *base);
       if (!plain.ok()) {
         out.push_back(plain.status().WithContext("blob in " + name));
       } else if (BlobId(repo_->keys().blob_id_key(), *plain) != id) {

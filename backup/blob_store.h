@@ -51,6 +51,7 @@ struct BlobStoreStats {
   uint64_t new_raw_bytes = 0;  // plaintext of new blobs
   uint64_t packs_written = 0;
   uint64_t pack_bytes_written = 0;
+  uint64_t delta_blobs = 0;  // new blobs stored as deltas
 };
 
 class BlobStore {
@@ -76,9 +77,12 @@ class BlobStore {
   // Returns whether it was new. The blob is sealed in the background;
   // sealed blobs are packed, and a full pack is uploaded (then its index)
   // during a later Add or Flush, which also return any error of the
-  // background work.
+  // background work. `previous`, if given, names the blob's previous
+  // version: the blob may be stored as a delta against it (or against its
+  // base, if it is a delta itself; see pack.h).
   Result<bool> Add(pb::BlobType type, const crypto::Digest256& id,
-                   ByteView plaintext);
+                   ByteView plaintext,
+                   const crypto::Digest256* previous = nullptr);
 
   // Hands blobs whose IDs are not computed yet to the workers, which hash
   // them, and seal those the repository and this session lack: `plaintext`
@@ -86,9 +90,11 @@ class BlobStore {
   // so that many small blobs (database pages) cost one hand-over. Returns a
   // ticket for Resolve. Errors as for Add.
   // With `compress` false the blobs are stored as they are (the file is
-  // known compressed media).
+  // known compressed media). `previous`, if not empty, names each piece's
+  // previous version (an all-zero ID: none), as for Add.
   Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext, size_t piece = 0,
-                          bool compress = true);
+                          bool compress = true,
+                          std::vector<crypto::Digest256> previous = {});
   // The IDs of a submission's blobs, in order, once a worker has hashed
   // them; each ticket is resolved once.
   std::vector<crypto::Digest256> Resolve(uint64_t ticket);
@@ -125,6 +131,7 @@ class BlobStore {
     std::vector<bool> seal;              // which pieces are new
     uint64_t ticket = 0;
     bool compress = true;  // false: known compressed media
+    std::vector<crypto::Digest256> previous;  // per piece; zero or empty: none
     size_t pieces() const {
       return plaintext.empty() ? 1 : (plaintext.size() + piece - 1) / piece;
     }
@@ -147,6 +154,14 @@ class BlobStore {
   // Loads and authenticates the blob at `loc`.
   Result<Bytes> Fetch(const crypto::Digest256& id,
                       const BlobLocation& loc) const;
+  // The plaintext of the base of the blob at `loc` if it is a delta (empty
+  // otherwise); Corruption if the base is missing or is a delta itself.
+  Result<Bytes> LoadBase(const crypto::Digest256& id,
+                         const BlobLocation& loc) const;
+  // The plaintext to store a new version of blob `previous` against: that
+  // blob, or its base if it is a delta; nullopt if neither can be read.
+  std::optional<std::pair<crypto::Digest256, Bytes>> DeltaBaseFor(
+      const crypto::Digest256& previous) const;
   // The same for blobs that lie back to back in one pack, with one range
   // read; a result for each.
   std::vector<Result<Bytes>> FetchSpan(
@@ -204,6 +219,9 @@ class BlobStore {
   uint32_t epoch_ = 0;
   std::vector<std::thread> workers_;
 };
+
+// Reads and parses tree blob `tree_id`.
+Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id);
 
 // "data/<first two hex digits>/<pack id>".
 std::string PackName(const crypto::Digest256& pack_id);

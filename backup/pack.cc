@@ -1,6 +1,7 @@
 #include "backup/pack.h"
 
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <climits>
 #include <cstdint>
@@ -16,6 +17,7 @@ namespace {
 constexpr std::string_view kPackMagic = "CVP1";
 constexpr std::byte kCodecRaw{0};
 constexpr std::byte kCodecZstd{1};
+constexpr std::byte kCodecZstdDelta{2};
 
 // Section 5.3: the header's associated data cannot name the pack, whose ID
 // hashes the header itself, so it names 32 zero bytes.
@@ -61,18 +63,24 @@ Status BadBlob(ObjectType type, std::string_view what) {
                             " in a pack " + std::string(what));
 }
 
-// Decodes the codec byte and data of an authenticated blob. The raw length
-// was bounded by the caller, so no branch allocates more than kMaxBlobBytes.
-Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length) {
+// Decodes the codec byte and data of an authenticated blob; a delta (codec
+// 2) against `base`, which the entry named. The raw length was bounded by
+// the caller, so no branch allocates more than kMaxBlobBytes.
+Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length,
+                     bool delta, ByteView base) {
   std::byte codec = body[0];
   ByteView data = body.subspan(1);
+  if ((codec == kCodecZstdDelta) != delta) {
+    return BadBlob(type, delta ? "has a base but is not stored as a delta"
+                               : "is stored as a delta but names no base");
+  }
   if (codec == kCodecRaw) {
     if (data.size() != raw_length) {
       return BadBlob(type, "has another length than its index entry says");
     }
     return Bytes(data.begin(), data.end());
   }
-  if (codec != kCodecZstd) {
+  if (codec != kCodecZstd && codec != kCodecZstdDelta) {
     return BadBlob(type, "uses an unknown codec " +
                              std::to_string(std::to_integer<int>(codec)));
   }
@@ -96,12 +104,51 @@ Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length) {
   if (dctx == nullptr) {
     return Status::ResourceExhausted("could not allocate a zstd context");
   }
+  if (delta) {
+    // Raw content, never parsed as a zstd dictionary; used for one frame.
+    size_t r = ZSTD_DCtx_refPrefix(dctx.get(), base.data(), base.size());
+    if (ZSTD_isError(r)) {
+      return Status::ResourceExhausted(std::string("zstd: ") +
+                                       ZSTD_getErrorName(r));
+    }
+  }
   size_t n = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(),
                                  data.data(), data.size());
   if (ZSTD_isError(n) || n != raw_length) {
-    return BadBlob(type, "does not decompress");
+    if (delta) ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_and_parameters);
+    return BadBlob(type, delta ? "does not decompress against its base"
+                               : "does not decompress");
   }
   return out;
+}
+
+// Compresses `plaintext` as a zstd delta against `base` (its prefix);
+// returns the frame's length in `out`, or 0 if it does not fit `capacity`.
+Result<size_t> CompressDelta(ZSTD_CCtx* cctx, std::byte* out, size_t capacity,
+                             ByteView plaintext, ByteView base, int level) {
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  // A window that reaches from the end of the blob back to the start of
+  // its base, so every match in the base can be used.
+  const size_t reach = plaintext.size() + base.size();
+  int window_log = 10;  // zstd's smallest
+  while (window_log < 27 && (size_t{1} << window_log) < reach) ++window_log;
+  size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  if (!ZSTD_isError(r)) {
+    r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, window_log);
+  }
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_refPrefix(cctx, base.data(), base.size());
+  if (ZSTD_isError(r)) {
+    return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(r));
+  }
+  size_t n = ZSTD_compress2(cctx, out, capacity, plaintext.data(),
+                            plaintext.size());
+  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  if (ZSTD_isError(n)) {
+    if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return 0;
+    return Status::IOError(std::string("zstd delta compression failed: ") +
+                           ZSTD_getErrorName(n));
+  }
+  return n;
 }
 
 }  // namespace
@@ -125,7 +172,8 @@ PackWriter& PackWriter::operator=(PackWriter&&) noexcept = default;
 
 Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                             pb::BlobType type, const crypto::Digest256& id,
-                            ByteView plaintext, int zstd_level, bool compress) {
+                            ByteView plaintext, int zstd_level, bool compress,
+                            const DeltaBase* base) {
   ObjectType ad_type;
   if (!BlobObjectType(type, &ad_type)) {
     return Status::InvalidArgument("a pack holds only data and tree blobs");
@@ -135,6 +183,9 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                                    std::to_string(plaintext.size()) +
                                    " bytes is larger than a pack allows (" +
                                    std::to_string(kMaxBlobBytes) + ")");
+  }
+  if (base != nullptr && base->id == id) {
+    return Status::InvalidArgument("a blob cannot be a delta against itself");
   }
   // One compression context per thread, reused across blobs.
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(
@@ -155,7 +206,28 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                              ZSTD_getErrorName(n));
     }
   }
-  if (n < plaintext.size()) {
+  SealedBlob blob;
+  if (compress && base != nullptr && !plaintext.empty()) {
+    // Kept only if it beats the blob on its own by kMaxDeltaRatio; the
+    // frame must fit that bound, so a poor delta stops early.
+    const size_t alone = std::min(n, plaintext.size());
+    const auto limit = static_cast<size_t>(static_cast<double>(alone) *
+                                           kMaxDeltaRatio);
+    Bytes delta(1 + limit);
+    ASSIGN_OR_RETURN(size_t d,
+                     CompressDelta(cctx.get(), delta.data() + 1, limit,
+                                   plaintext, base->plaintext, zstd_level));
+    if (d != 0) {
+      delta[0] = kCodecZstdDelta;
+      delta.resize(1 + d);
+      body = std::move(delta);
+      n = SIZE_MAX;
+      blob.base = base->id;
+    }
+  }
+  if (blob.base) {
+    // The delta is in `body` already.
+  } else if (n < plaintext.size()) {
     body[0] = kCodecZstd;
     body.resize(1 + n);
   } else {
@@ -166,7 +238,6 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
       std::memcpy(body.data() + 1, plaintext.data(), plaintext.size());
     }
   }
-  SealedBlob blob;
   blob.type = type;
   blob.id = id;
   blob.raw_length = static_cast<uint32_t>(plaintext.size());
@@ -202,6 +273,7 @@ Status PackWriter::AddSealed(SealedBlob blob) {
   entry.set_offset(static_cast<uint32_t>(data_.size()));
   entry.set_length(static_cast<uint32_t>(blob.sealed.size()));
   entry.set_raw_length(blob.raw_length);
+  if (blob.base) entry.set_base(std::string(AsChars(*blob.base)));
   data_.insert(data_.end(), blob.sealed.begin(), blob.sealed.end());
   ids_.insert(blob.id);
   return Status::OK();
@@ -296,7 +368,9 @@ Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
     if (e.id().size() != kObjectIdBytes ||
         !BlobObjectType(e.type(), &ignored) ||
         e.length() < kMinSealedBlobBytes || end > trailer.header_offset ||
-        e.raw_length() > kMaxBlobBytes) {
+        e.raw_length() > kMaxBlobBytes ||
+        (!e.base().empty() &&
+         (e.base().size() != kObjectIdBytes || e.base() == e.id()))) {
       return Status::Corruption("the pack header lists an invalid blob entry");
     }
   }
@@ -304,10 +378,13 @@ Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
 }
 
 Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
-                       const pb::PackEntry& entry, ByteView sealed_blob) {
+                       const pb::PackEntry& entry, ByteView sealed_blob,
+                       ByteView base_plaintext) {
   ObjectType type;
   if (!BlobObjectType(entry.type(), &type) ||
-      entry.id().size() != kObjectIdBytes) {
+      entry.id().size() != kObjectIdBytes ||
+      (!entry.base().empty() && (entry.base().size() != kObjectIdBytes ||
+                                 entry.base() == entry.id()))) {
     return Status::Corruption("a pack entry names an invalid blob");
   }
   if (sealed_blob.size() != entry.length()) {
@@ -326,7 +403,8 @@ Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                    "failed authentication: it was damaged, tampered with or "
                    "moved, or it belongs to another epoch");
   }
-  return Decode(type, *body, entry.raw_length());
+  return Decode(type, *body, entry.raw_length(), !entry.base().empty(),
+                base_plaintext);
 }
 
 }  // namespace chatvault::backup

@@ -8,7 +8,10 @@
 //   epoch))
 //
 // codec 0 stores the plaintext as is, codec 1 a zstd frame of it; zstd is
-// used only when it shrinks the blob. Each blob is authenticated on its own,
+// used only when it shrinks the blob. codec 2 is a zstd frame compressed
+// with another blob's plaintext as its prefix (a delta): the entry names
+// that base blob, which is always stored whole (codec 0 or 1), so a delta
+// is decoded with at most one more blob. Each blob is authenticated on its own,
 // so one blob can be read with a ranged read given its PackEntry (from the
 // pack's header or from an index) and the pack's epoch.
 //
@@ -23,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -58,19 +62,33 @@ struct SealedBlob {
   crypto::Digest256 id{};
   Bytes sealed;
   uint32_t raw_length = 0;
+  std::optional<crypto::Digest256> base;  // set for a delta (codec 2)
+};
+
+// A delta is kept only if it is at most this fraction of the blob
+// compressed on its own; otherwise the blob is stored whole and becomes the
+// base of the next versions (docs/benchmarks.md, "Page deltas").
+inline constexpr double kMaxDeltaRatio = 0.5;
+
+// A blob's previous version, offered to SealBlob as a delta base.
+struct DeltaBase {
+  crypto::Digest256 id{};
+  ByteView plaintext;  // stored whole in the repository
 };
 
 // Compresses and seals one blob: the expensive half of PackWriter::Add, so
 // that several threads can prepare blobs for one writer. Thread-safe.
 // With `compress` false the blob is stored as is (known compressed media).
-// InvalidArgument for another blob type or a plaintext over kMaxBlobBytes;
-// IOError/ResourceExhausted if zstd fails.
-[[nodiscard]] Result<SealedBlob> SealBlob(const crypto::AeadKey& key,
-                                          uint32_t epoch, pb::BlobType type,
-                                          const crypto::Digest256& id,
-                                          ByteView plaintext,
-                                          int zstd_level = kDefaultZstdLevel,
-                                          bool compress = true);
+// With a `base`, the blob is also compressed as a delta against it, and
+// stored as one when that is at most kMaxDeltaRatio of its size compressed
+// alone. InvalidArgument for another blob type, a plaintext over
+// kMaxBlobBytes, or a base that is the blob itself; IOError or
+// ResourceExhausted if zstd fails.
+[[nodiscard]] Result<SealedBlob> SealBlob(
+    const crypto::AeadKey& key, uint32_t epoch, pb::BlobType type,
+    const crypto::Digest256& id, ByteView plaintext,
+    int zstd_level = kDefaultZstdLevel, bool compress = true,
+    const DeltaBase* base = nullptr);
 
 struct FinishedPack {
   crypto::Digest256 id;  // unkeyed BLAKE2b-256 of `data`
@@ -152,8 +170,8 @@ struct PackTrailer {
 // and parses its header with `key`, which must be the key of the epoch the
 // trailer names (the caller reads it with ReadPackTrailer first). Checks
 // every entry: a 32-byte ID, a known blob type, a sealed length of at least
-// kMinSealedBlobBytes lying entirely within the blob area, and a raw length
-// of at most kMaxBlobBytes. Returns the entries, or Corruption on any
+// kMinSealedBlobBytes lying entirely within the blob area, a raw length
+// of at most kMaxBlobBytes, and a base that is empty or another 32-byte ID. Returns the entries, or Corruption on any
 // failure (truncation, damage, tampering, another epoch or key).
 [[nodiscard]] Result<std::vector<pb::PackEntry>> ReadPackHeader(
     const crypto::AeadKey& key, ByteView pack);
@@ -166,11 +184,16 @@ struct PackTrailer {
 // fails (damage, a blob moved to another ID, type, epoch or pack, the wrong
 // key), the codec is unknown, or the data does not decode to raw_length
 // bytes; a zstd frame that claims more than raw_length (or kMaxBlobBytes)
-// is refused before decompressing. Checking the plaintext against the blob
-// ID is the caller's job, since it needs the blob-ID key.
+// is refused before decompressing. A delta (an entry with a base) is
+// decoded against `base_plaintext`, the plaintext of blob `entry.base()`,
+// which the caller has read and checked; the codec must agree with the
+// entry (a delta codec without a base, or a base on another codec, is
+// Corruption). Checking the plaintext against the blob ID is the caller's
+// job, since it needs the blob-ID key.
 [[nodiscard]] Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                                      const pb::PackEntry& entry,
-                                     ByteView sealed_blob);
+                                     ByteView sealed_blob,
+                                     ByteView base_plaintext = {});
 
 }  // namespace chatvault::backup
 

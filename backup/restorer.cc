@@ -100,16 +100,6 @@ std::string TempName(const std::string& name) {
 
 constexpr int kTempAttempts = 100;
 
-// Reads and parses tree blob `tree_id`.
-Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id) {
-  ASSIGN_OR_RETURN(Bytes bytes, store->Read(tree_id));
-  pb::Tree tree;
-  if (!tree.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Status::Corruption("a tree blob does not parse");
-  }
-  return tree;
-}
-
 class Restorer {
  public:
   Restorer(BlobStore* store, const RestoreOptions& options)

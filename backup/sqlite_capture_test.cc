@@ -449,5 +449,85 @@ TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
   EXPECT_EQ(n, 300);
 }
 
+// Twelve versions of a database, each backed up: later snapshots store the
+// pages an update touched as deltas against the parent snapshot's, and
+// every snapshot restores to exactly the bytes the database had.
+TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
+  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/false, 2000);
+  Repository* repo = NewRepo();
+  ASSERT_NE(repo, nullptr);
+  std::vector<std::string> copies, snapshots;
+  uint64_t deltas = 0;
+  for (int v = 0; v < 12; ++v) {
+    if (v > 0) {
+      Db app(db_path);
+      for (int i = 0; i < 20; ++i) {
+        ASSERT_EQ(Commit(app, 2000 + v * 20 + i), SQLITE_OK);
+      }
+      // Scattered small updates, as read receipts and status changes make.
+      ASSERT_EQ(app.Exec("UPDATE message SET chat = chat + 100 WHERE id % 41 "
+                         "= " +
+                         std::to_string(v)),
+                SQLITE_OK);
+    }
+    copies.push_back(ReadAll(db_path));
+    Result<BackupResult> r = BackUpApp();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->parent_id, snapshots.empty() ? "" : snapshots.back()) << v;
+    if (v > 0) {
+      EXPECT_GT(r->delta_blobs, 0u) << v;
+    }
+    deltas += r->delta_blobs;
+    snapshots.push_back(r->snapshot_id);
+  }
+  for (size_t v = 0; v < snapshots.size(); ++v) {
+    RestoreOptions ro;
+    ro.target = dir_ + "/restore" + std::to_string(v);
+    Result<RestoreResult> r = Restore(repo, snapshots[v], ro);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(ReadAll(ro.target + db_path), copies[v]) << "version " << v;
+    ExpectConsistent(ro.target + db_path);
+  }
+
+  // Another host's backup has no parent here, so it stores the changed
+  // pages whole: the deltas' gain, on this workload.
+  {
+    Db app(db_path);
+    ASSERT_EQ(app.Exec("UPDATE message SET chat = chat + 100 WHERE id % 41 "
+                       "= 30"),
+              SQLITE_OK);
+  }
+  storage::MemBackend other_backend;
+  Result<std::unique_ptr<Repository>> other =
+      Repository::Init(&other_backend, AsBytes("pw"),
+                       crypto::RecoveryCode::Generate(), testing::FastInit());
+  ASSERT_TRUE(other.ok());
+  BackupOptions o;
+  o.paths = {src()};
+  ASSERT_TRUE(Backup(other->get(), o).ok());
+  {
+    Db app(db_path);
+    ASSERT_EQ(app.Exec("UPDATE message SET chat = chat + 100 WHERE id % 41 "
+                       "= 31"),
+              SQLITE_OK);
+  }
+  Result<BackupResult> with_parent = Backup(other->get(), o);
+  o.hostname = "another-host";
+  {
+    Db app(db_path);
+    ASSERT_EQ(app.Exec("UPDATE message SET chat = chat + 100 WHERE id % 41 "
+                       "= 32"),
+              SQLITE_OK);
+  }
+  Result<BackupResult> without = Backup(other->get(), o);
+  ASSERT_TRUE(with_parent.ok() && without.ok());
+  EXPECT_TRUE(without->parent_id.empty());
+  EXPECT_EQ(without->delta_blobs, 0u);
+  EXPECT_GT(with_parent->delta_blobs, 0u);
+  EXPECT_LT(with_parent->pack_bytes_written * 2, without->pack_bytes_written)
+      << with_parent->pack_bytes_written << " vs "
+      << without->pack_bytes_written;
+}
+
 }  // namespace
 }  // namespace chatvault::backup

@@ -114,6 +114,8 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
                                 {"added_bytes", s.added_bytes()},
                                 {"packs_written", r->packs_written},
                                 {"files_unchanged", r->files_unchanged},
+                                {"delta_blobs", r->delta_blobs},
+                                {"parent", r->parent_id},
                                 {"warnings", r->warnings},
                                 {"duration_ms", s.duration_ms()},
                                 {"unreadable", r->unreadable}}
@@ -129,6 +131,10 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
       out << " (" << r->files_unchanged << " unchanged files not read again)";
     }
     out << "\n";
+    if (r->delta_blobs > 0) {
+      out << r->delta_blobs << " changed pages stored as deltas against "
+          << "snapshot " << r->parent_id.substr(0, 8) << "\n";
+    }
     for (const std::string& w : r->warnings) {
       std::cerr << "chatvault: warning: " << w << "\n";
     }
