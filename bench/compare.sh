@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # chatvault against restic and BorgBackup on the same generated chat store
 # in the same run: initial backup, daily incremental backups (each a
-# simulated day of chat use), full restore; wall time, peak RSS and
-# repository growth, as medians over RUNS repetitions of the whole sequence.
+# simulated day of chat use), full restore, and chatvault's restore of the
+# message database alone (restore --only-db: the time until messages are
+# back); wall time, peak RSS and repository growth, as medians over RUNS
+# repetitions of the whole sequence. Also draws the repository growth per
+# day as a PNG chart (CHART, default docs/benchmark-growth.png).
 # "chatvault-64M" is chatvault with its passphrase's Argon2id at 64 MiB
 # (init --kdf-memory 64M, RFC 9106's floor) instead of the 256 MiB default,
 # to show the engine's own memory and speed beside the unlock's.
 # Prints Markdown for docs/benchmarks.md.
-#   bench/compare.sh [DAYS] [RUNS]
+#   bench/compare.sh [DAYS] [RUNS]        (default: 7 days, 3 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-days=${1:-3}
+days=${1:-7}
 runs=${2:-3}
+chart=${CHART:-docs/benchmark-growth.png}
 source bench/common.sh
 
 work=$(mktemp -d /tmp/chatvault-compare.XXXXXX)
@@ -60,6 +64,8 @@ for ((run = 1; run <= runs; run++)); do
     python3 bench/chatstore.py day "$store" --corpus "$corpus" --media "${media[@]}" --day "$d"
     backup_all "$run" "day$d"
   done
+  measure "$run" chatvault db-restore "$cv" -q -r "$work/cv" restore latest --only-db --target "$work/r-cv-db"
+  measure "$run" chatvault-64M db-restore "$cv" -q -r "$work/cv64" restore latest --only-db --target "$work/r-cv64-db"
   measure "$run" chatvault restore "$cv" -q -r "$work/cv" restore latest --target "$work/r-cv"
   measure "$run" chatvault-64M restore "$cv" -q -r "$work/cv64" restore latest --target "$work/r-cv64"
   measure "$run" restic restore restic -q -r "$work/restic" restore latest --target "$work/r-restic"
@@ -67,7 +73,10 @@ for ((run = 1; run <= runs; run++)); do
    measure "$run" borg restore borg extract "$work/borg::day$days")
   diff -r "$store" "$work/r-cv$store" >/dev/null || { echo "chatvault restore differs" >&2; exit 1; }
   diff -r "$store" "$work/r-cv64$store" >/dev/null || { echo "chatvault restore differs" >&2; exit 1; }
+  cmp "$store/msgstore.db" "$work/r-cv-db$store/msgstore.db" || { echo "chatvault --only-db differs" >&2; exit 1; }
 done
+# RESULTS=FILE keeps the raw figures.
+[[ -z "${RESULTS:-}" ]] || cp "$work/results" "$RESULTS"
 
 python3 - "$work/results" "$days" "$runs" "$(size "$store")" <<'PY'
 import statistics, sys
@@ -89,9 +98,10 @@ print(f"Chat store: {mb(store):.0f} MB. Days simulated: {days}. Medians of {runs
 print("| step | " + " | ".join(f"{x} s" for x in tools) + " | " +
       " | ".join(f"{x} peak RSS MiB" for x in tools) + " |")
 print("|---|" + "---|" * (2 * len(tools)))
-for label in labels + ["restore"]:
-    print(f"| {label} | " + " | ".join(f"{med(t[(label, x)]):.2f}" for x in tools) + " | " +
-          " | ".join(f"{med(rss[(label, x)]) / 1024:.0f}" for x in tools) + " |")
+cell = lambda d, label, x, f: f(med(d[(label, x)])) if (label, x) in d else "–"
+for label in labels + ["restore", "db-restore"]:
+    print(f"| {label} | " + " | ".join(cell(t, label, x, lambda v: f"{v:.2f}") for x in tools) + " | " +
+          " | ".join(cell(rss, label, x, lambda v: f"{v / 1024:.0f}") for x in tools) + " |")
 print("\n| step | " + " | ".join(f"{x} repo MB" for x in tools) + " | " +
       " | ".join(f"{x} growth MB" for x in tools) + " |")
 print("|---|" + "---|" * (2 * len(tools)))
@@ -105,6 +115,9 @@ for label in labels:
 print("\nEvery run (seconds), in run order:\n")
 print("| step | " + " | ".join(tools) + " |")
 print("|---|" + "---|" * len(tools))
-for label in labels + ["restore"]:
-    print(f"| {label} | " + " | ".join(" ".join(f"{v:.2f}" for v in t[(label, x)]) for x in tools) + " |")
+for label in labels + ["restore", "db-restore"]:
+    print(f"| {label} | " + " | ".join(" ".join(f"{v:.2f}" for v in t.get((label, x), [])) or "–"
+                                       for x in tools) + " |")
 PY
+# The chart needs Debian's matplotlib, which a virtualenv's python3 may lack.
+/usr/bin/python3 bench/chart.py "$work/results" "$days" "$chart" >&2

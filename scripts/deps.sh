@@ -15,7 +15,7 @@ packages=(
 for group in "$@"; do
   case "$group" in
     s3) packages+=(ceph-mon ceph-osd radosgw ceph-common) ;;
-    bench) packages+=(restic borgbackup time plasma-workspace-wallpapers gnome-backgrounds
+    bench) packages+=(restic borgbackup time python3-matplotlib plasma-workspace-wallpapers gnome-backgrounds
                       mate-backgrounds) ;;
     npm) packages+=(npm) ;;
     *) echo "deps.sh: unknown package group '$group' (known: s3, bench, npm)" >&2; exit 2 ;;
