@@ -171,9 +171,8 @@ class Archiver {
     const std::optional<pb::Tree> old = PreviousTree(before);
     pb::Tree tree;
     for (const std::string& name : names) {
-      ASSIGN_OR_RETURN(
-          std::optional<pb::Node> node,
-          SaveEntry(path + "/" + name, name, FindNode(old, name)));
+      ASSIGN_OR_RETURN(std::optional<pb::Node> node,
+                       SaveEntry(path + "/" + name, name, FindNode(old, name)));
       if (node) *tree.add_nodes() = std::move(*node);
     }
     return SaveTree(tree, before);
@@ -190,8 +189,9 @@ class Archiver {
         before->subtree().size() == crypto::kDigest256Bytes) {
       previous = crypto::Digest256FromBytes(before->subtree());
     }
-    RETURN_IF_ERROR(store_->Add(pb::BLOB_TYPE_TREE, id, AsBytes(bytes),
-                                previous ? &*previous : nullptr)
+    RETURN_IF_ERROR(store_
+                        ->Add(pb::BLOB_TYPE_TREE, id, AsBytes(bytes),
+                              previous ? &*previous : nullptr)
                         .status());
     return id;
   }
@@ -534,7 +534,8 @@ Result<std::string> FindParent(Repository* repo, const std::string& hostname,
   std::string best;
   RETURN_IF_ERROR(
       repo->backend()->List("snapshots/", [&](const storage::ObjectInfo& info) {
-        const std::string id = info.name.substr(std::string("snapshots/").size());
+        const std::string id =
+            info.name.substr(std::string("snapshots/").size());
         pb::Snapshot snap;
         // A snapshot that cannot be read is no parent; check reports it.
         if (!repo->LoadObject(ObjectType::kSnapshot, "snapshots", id, &snap)

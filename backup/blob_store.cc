@@ -147,10 +147,10 @@ void BlobStore::Work() {
       const DeltaBase delta_base =
           base ? DeltaBase{base->first, base->second} : DeltaBase{};
       // Admit checked that this holder has the current epoch's key.
-      Result<SealedBlob> blob = SealBlob(
-          *repo_->keys().epoch_key(epoch_), epoch_, job.type, job.ids[i],
-          job.Piece(i), kDefaultZstdLevel, job.compress,
-          base && base->first != job.ids[i] ? &delta_base : nullptr);
+      Result<SealedBlob> blob =
+          SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type,
+                   job.ids[i], job.Piece(i), kDefaultZstdLevel, job.compress,
+                   base && base->first != job.ids[i] ? &delta_base : nullptr);
       if (blob.ok() && blob->base) ++deltas;
       sealed.push_back({job.Piece(i).size(), std::move(blob)});
     }
@@ -208,6 +208,14 @@ bool BlobStore::Has(const crypto::Digest256& id) const {
   // their pack is indexed (Add checks `submitted_` for them).
   std::lock_guard lock(mu_);
   return index_->Contains(id);
+}
+
+std::optional<uint32_t> BlobStore::RawLength(
+    const crypto::Digest256& id) const {
+  std::lock_guard lock(mu_);
+  std::optional<BlobLocation> loc = index_->Find(id);
+  if (!loc) return std::nullopt;
+  return loc->entry.raw_length();
 }
 
 BlobStore::Totals BlobStore::known() const {
@@ -456,8 +464,8 @@ Result<Bytes> BlobStore::LoadBase(const crypto::Digest256& id,
   }
   if (!base_loc) {
     return Status::Corruption("blob " + HexEncode(id) +
-                              " is a delta against blob " +
-                              HexEncode(base_id) + ", which is in no index");
+                              " is a delta against blob " + HexEncode(base_id) +
+                              ", which is in no index");
   }
   // One level only: this also rules out cycles in a hostile index.
   if (!base_loc->entry.base().empty()) {

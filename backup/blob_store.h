@@ -65,6 +65,8 @@ class BlobStore {
   ~BlobStore();
 
   bool Has(const crypto::Digest256& id) const;
+  // The plaintext length of an indexed blob, from its index entry.
+  std::optional<uint32_t> RawLength(const crypto::Digest256& id) const;
   struct Totals {
     uint64_t blobs = 0;
     uint64_t raw_bytes = 0;  // plaintext of all known blobs
@@ -72,6 +74,9 @@ class BlobStore {
   };
   Totals known() const;
   const BlobIndex& index() const { return *index_; }
+  const crypto::HashKey& blob_id_key() const {
+    return repo_->keys().blob_id_key();
+  }
 
   // Stores a blob unless the repository (or this session) has it already.
   // Returns whether it was new. The blob is sealed in the background;
@@ -130,7 +135,7 @@ class BlobStore {
     std::vector<crypto::Digest256> ids;  // empty until hashed
     std::vector<bool> seal;              // which pieces are new
     uint64_t ticket = 0;
-    bool compress = true;  // false: known compressed media
+    bool compress = true;                     // false: known compressed media
     std::vector<crypto::Digest256> previous;  // per piece; zero or empty: none
     size_t pieces() const {
       return plaintext.empty() ? 1 : (plaintext.size() + piece - 1) / piece;

@@ -27,9 +27,9 @@ constexpr size_t kPage = 4096;
 Bytes NewPage(std::mt19937_64& rng) {
   Bytes page(kPage, std::byte{0});
   page[0] = std::byte{0x0D};
-  static const char* kWords[] = {"see",    "you",  "at",     "the",
-                                 "station", "ok",  "thanks", "tomorrow",
-                                 "photo",  "lunch"};
+  static const char* kWords[] = {"see",     "you",  "at",     "the",
+                                 "station", "ok",   "thanks", "tomorrow",
+                                 "photo",   "lunch"};
   for (size_t at = kPage - 1; at > 400; --at) {
     const char* w = kWords[rng() % 10];
     for (const char* c = w; *c && at > 400; ++c, --at) {
@@ -89,7 +89,8 @@ class DeltaTest : public ::testing::Test {
   // as a session's uploader does.
   void SavePack(std::vector<SealedBlob> blobs) {
     PackWriter writer(*repo_->keys().epoch_key(0), 0);
-    for (SealedBlob& b : blobs) ASSERT_TRUE(writer.AddSealed(std::move(b)).ok());
+    for (SealedBlob& b : blobs)
+      ASSERT_TRUE(writer.AddSealed(std::move(b)).ok());
     Result<FinishedPack> pack = writer.Finish();
     ASSERT_TRUE(pack.ok());
     ASSERT_TRUE(backend_
@@ -267,11 +268,11 @@ TEST_F(DeltaTest, DeltaChainsAndMissingBasesAreCorruption) {
   orphan[300] = std::byte{3};
   const DeltaBase base_a{Id(a), a}, base_b{Id(b), b}, base_lost{Id(lost), lost};
   std::vector<SealedBlob> blobs;
-  for (auto [plain, base] : {std::pair<const Bytes*, const DeltaBase*>{
-                                 &a, nullptr},
-                             {&b, &base_a},
-                             {&c, &base_b},
-                             {&orphan, &base_lost}}) {
+  for (auto [plain, base] :
+       {std::pair<const Bytes*, const DeltaBase*>{&a, nullptr},
+        {&b, &base_a},
+        {&c, &base_b},
+        {&orphan, &base_lost}}) {
     Result<SealedBlob> s = Seal(*plain, base);
     ASSERT_TRUE(s.ok());
     ASSERT_EQ(s->base.has_value(), base != nullptr);

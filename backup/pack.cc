@@ -140,8 +140,8 @@ Result<size_t> CompressDelta(ZSTD_CCtx* cctx, std::byte* out, size_t capacity,
   if (ZSTD_isError(r)) {
     return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(r));
   }
-  size_t n = ZSTD_compress2(cctx, out, capacity, plaintext.data(),
-                            plaintext.size());
+  size_t n =
+      ZSTD_compress2(cctx, out, capacity, plaintext.data(), plaintext.size());
   ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
   if (ZSTD_isError(n)) {
     if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return 0;
@@ -211,12 +211,12 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
     // Kept only if it beats the blob on its own by kMaxDeltaRatio; the
     // frame must fit that bound, so a poor delta stops early.
     const size_t alone = std::min(n, plaintext.size());
-    const auto limit = static_cast<size_t>(static_cast<double>(alone) *
-                                           kMaxDeltaRatio);
+    const auto limit =
+        static_cast<size_t>(static_cast<double>(alone) * kMaxDeltaRatio);
     Bytes delta(1 + limit);
-    ASSIGN_OR_RETURN(size_t d,
-                     CompressDelta(cctx.get(), delta.data() + 1, limit,
-                                   plaintext, base->plaintext, zstd_level));
+    ASSIGN_OR_RETURN(
+        size_t d, CompressDelta(cctx.get(), delta.data() + 1, limit, plaintext,
+                                base->plaintext, zstd_level));
     if (d != 0) {
       delta[0] = kCodecZstdDelta;
       delta.resize(1 + d);
@@ -383,8 +383,8 @@ Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
   ObjectType type;
   if (!BlobObjectType(entry.type(), &type) ||
       entry.id().size() != kObjectIdBytes ||
-      (!entry.base().empty() && (entry.base().size() != kObjectIdBytes ||
-                                 entry.base() == entry.id()))) {
+      (!entry.base().empty() &&
+       (entry.base().size() != kObjectIdBytes || entry.base() == entry.id()))) {
     return Status::Corruption("a pack entry names an invalid blob");
   }
   if (sealed_blob.size() != entry.length()) {

@@ -84,11 +84,13 @@ struct DeltaBase {
 // alone. InvalidArgument for another blob type, a plaintext over
 // kMaxBlobBytes, or a base that is the blob itself; IOError or
 // ResourceExhausted if zstd fails.
-[[nodiscard]] Result<SealedBlob> SealBlob(
-    const crypto::AeadKey& key, uint32_t epoch, pb::BlobType type,
-    const crypto::Digest256& id, ByteView plaintext,
-    int zstd_level = kDefaultZstdLevel, bool compress = true,
-    const DeltaBase* base = nullptr);
+[[nodiscard]] Result<SealedBlob> SealBlob(const crypto::AeadKey& key,
+                                          uint32_t epoch, pb::BlobType type,
+                                          const crypto::Digest256& id,
+                                          ByteView plaintext,
+                                          int zstd_level = kDefaultZstdLevel,
+                                          bool compress = true,
+                                          const DeltaBase* base = nullptr);
 
 struct FinishedPack {
   crypto::Digest256 id;  // unkeyed BLAKE2b-256 of `data`
@@ -171,8 +173,9 @@ struct PackTrailer {
 // trailer names (the caller reads it with ReadPackTrailer first). Checks
 // every entry: a 32-byte ID, a known blob type, a sealed length of at least
 // kMinSealedBlobBytes lying entirely within the blob area, a raw length
-// of at most kMaxBlobBytes, and a base that is empty or another 32-byte ID. Returns the entries, or Corruption on any
-// failure (truncation, damage, tampering, another epoch or key).
+// of at most kMaxBlobBytes, and a base that is empty or another 32-byte ID.
+// Returns the entries, or Corruption on any failure (truncation, damage,
+// tampering, another epoch or key).
 [[nodiscard]] Result<std::vector<pb::PackEntry>> ReadPackHeader(
     const crypto::AeadKey& key, ByteView pack);
 

@@ -126,40 +126,68 @@ class Restorer {
               RestoreTree(crypto::Digest256FromBytes(node.subtree()), sub.get(),
                           path, spath));
           if (!final_pass_) break;
-          // Owner, mode and times last: restoring the children changes the
-          // times, and a directory given away early could be written into
-          // by its new owner while the restore still works in it.
-          RETURN_IF_ERROR(SetOwner(sub.get(), node, path));
-          if (::fchmod(sub.get(), node.mode() & kPermissionBits) != 0) {
-            return StatusFromErrno(errno,
-                                   "cannot set the mode of '" + path + "'");
+          if (pass_ == Pass::kRest) {
+            // After the files, which are restored later (FinishRest).
+            pending_dirs_.push_back({spath, StripContent(node), path});
+            break;
           }
-          if (::futimens(sub.get(), Times(node.mtime_ns()).ts) != 0) {
-            return StatusFromErrno(errno,
-                                   "cannot set the times of '" + path + "'");
-          }
-          ++result_.dirs;
+          RETURN_IF_ERROR(SetDirMetadata(sub.get(), node, path));
           break;
         }
-        case pb::NODE_TYPE_FILE:
+        case pb::NODE_TYPE_FILE: {
           if (!Included(spath)) break;
           // Databases in the first pass, everything else in the second.
           if ((node.sqlite_page_size() != 0) != (pass_ == Pass::kDatabases)) {
             break;
           }
-          RETURN_IF_ERROR(RestoreFile(dir_fd, node, path));
-          if (pass_ == Pass::kDatabases) ++result_.databases;
-          ++result_.files;
+          if (pass_ == Pass::kRest) {
+            // Newest first, once the whole tree is known (FinishRest).
+            pending_files_.push_back({snapshot_path, node, path});
+            break;
+          }
+          ASSIGN_OR_RETURN(bool written, RestoreFile(dir_fd, node, path));
+          ++result_.databases;  // restored, or verified or kept in place
+          if (written) ++result_.files;
           break;
-        case pb::NODE_TYPE_SYMLINK:
+        }
+        case pb::NODE_TYPE_SYMLINK: {
           if (pass_ == Pass::kDatabases || !Included(spath)) break;
-          RETURN_IF_ERROR(RestoreSymlink(dir_fd, node, path));
-          ++result_.symlinks;
+          ASSIGN_OR_RETURN(bool written, RestoreSymlink(dir_fd, node, path));
+          if (written) ++result_.symlinks;
           break;
+        }
         default:
           return Status::Corruption("a tree node of unknown type");
       }
     }
+    return Status::OK();
+  }
+
+  // Restores the files the second pass found, newest first (the photos a
+  // user looks at first are usually the latest), then sets the metadata of
+  // the directories, children before parents. `target_fd` is the target.
+  Status FinishRest(int target_fd) {
+    std::stable_sort(pending_files_.begin(), pending_files_.end(),
+                     [](const Pending& a, const Pending& b) {
+                       return a.node.mtime_ns() > b.node.mtime_ns();
+                     });
+    std::string open_dir;
+    Fd dir(-1);
+    for (Pending& f : pending_files_) {
+      if (dir.get() < 0 || open_dir != f.snapshot_dir) {
+        ASSIGN_OR_RETURN(dir, OpenBelow(target_fd, f.snapshot_dir));
+        open_dir = f.snapshot_dir;
+      }
+      ASSIGN_OR_RETURN(bool written, RestoreFile(dir.get(), f.node, f.path));
+      if (written) ++result_.files;
+      f.node.Clear();  // its chunk list is no longer needed
+    }
+    pending_files_.clear();
+    for (const Pending& d : pending_dirs_) {
+      ASSIGN_OR_RETURN(Fd fd, OpenBelow(target_fd, d.snapshot_dir));
+      RETURN_IF_ERROR(SetDirMetadata(fd.get(), d.node, d.path));
+    }
+    pending_dirs_.clear();
     return Status::OK();
   }
 
@@ -212,6 +240,120 @@ class Restorer {
       if (::fnmatch(p.c_str(), spath.c_str(), 0) == 0) return true;
     }
     return false;
+  }
+
+  // A file or directory waiting for FinishRest: a file in (or a directory
+  // at) `snapshot_dir`, which is also its directory's path below the target.
+  struct Pending {
+    std::string snapshot_dir;
+    pb::Node node;
+    std::string path;  // for messages
+  };
+
+  static pb::Node StripContent(const pb::Node& node) {
+    pb::Node n = node;
+    n.clear_content();
+    return n;
+  }
+
+  // The directory at `snapshot_dir` ("/a/b") below `target_fd`, which the
+  // walk created; opened one component at a time, following no symlink.
+  Result<Fd> OpenBelow(int target_fd, const std::string& snapshot_dir) {
+    Fd fd(::dup(target_fd));
+    size_t start = 0;
+    while (fd.get() >= 0 && start < snapshot_dir.size()) {
+      size_t end = snapshot_dir.find('/', start);
+      if (end == std::string::npos) end = snapshot_dir.size();
+      if (end > start) {
+        fd = Fd(OpenDirAt(fd.get(), snapshot_dir.substr(start, end - start)));
+      }
+      start = end + 1;
+    }
+    if (fd.get() < 0) {
+      return StatusFromErrno(errno, "cannot open directory '" +
+                                        options_.target + snapshot_dir +
+                                        "' again");
+    }
+    return fd;
+  }
+
+  // Owner, mode and times of a restored directory, set last: restoring the
+  // children changes the times, and a directory given away early could be
+  // written into by its new owner while the restore still works in it.
+  Status SetDirMetadata(int fd, const pb::Node& node, const std::string& path) {
+    RETURN_IF_ERROR(SetOwner(fd, node, path));
+    if (::fchmod(fd, node.mode() & kPermissionBits) != 0) {
+      return StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
+    }
+    if (::futimens(fd, Times(node.mtime_ns()).ts) != 0) {
+      return StatusFromErrno(errno, "cannot set the times of '" + path + "'");
+    }
+    ++result_.dirs;
+    return Status::OK();
+  }
+
+  // With skip_existing: whether `name` exists in `dir_fd`. If it does, it
+  // is left alone, and counted as verified if it holds what `node` says
+  // (for a file: its chunks hash to the node's blob IDs), kept otherwise.
+  Result<bool> SkipExisting(int dir_fd, const pb::Node& node,
+                            const std::string& path) {
+    struct stat st;
+    if (::fstatat(dir_fd, node.name().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return false;
+      return StatusFromErrno(errno, "cannot stat '" + path + "'");
+    }
+    bool same = false;
+    if (node.type() == pb::NODE_TYPE_SYMLINK && S_ISLNK(st.st_mode)) {
+      std::string target(node.link_target().size() + 1, '\0');
+      ssize_t n = ::readlinkat(dir_fd, node.name().c_str(), target.data(),
+                               target.size());
+      same = n >= 0 && static_cast<size_t>(n) == node.link_target().size() &&
+             target.compare(0, static_cast<size_t>(n), node.link_target()) == 0;
+    } else if (node.type() == pb::NODE_TYPE_FILE && S_ISREG(st.st_mode) &&
+               static_cast<uint64_t>(st.st_size) == node.size()) {
+      ASSIGN_OR_RETURN(same, SameContent(dir_fd, node, path));
+    }
+    if (same) {
+      ++result_.verified;
+    } else {
+      result_.kept.push_back(path);
+    }
+    return true;
+  }
+
+  // Whether the regular file `node.name()` in `dir_fd` holds the node's
+  // chunks: each is read (lengths from the index) and hashed.
+  Result<bool> SameContent(int dir_fd, const pb::Node& node,
+                           const std::string& path) {
+    Fd fd(::openat(dir_fd, node.name().c_str(),
+                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (fd.get() < 0) {
+      return StatusFromErrno(errno, "cannot open '" + path + "' to verify it");
+    }
+    const crypto::HashKey& key = store_->blob_id_key();
+    Bytes buf;
+    uint64_t offset = 0;
+    for (const std::string& raw : node.content()) {
+      if (raw.size() != crypto::kDigest256Bytes) return false;
+      const crypto::Digest256 id = crypto::Digest256FromBytes(raw);
+      std::optional<uint32_t> length = store_->RawLength(id);
+      if (!length || offset + *length > node.size()) return false;
+      buf.resize(*length);
+      size_t got = 0;
+      while (got < buf.size()) {
+        ssize_t n = ::pread(fd.get(), buf.data() + got, buf.size() - got,
+                            static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          return StatusFromErrno(errno, "cannot read '" + path + "'");
+        }
+        if (n == 0) return false;
+        got += static_cast<size_t>(n);
+      }
+      if (BlobId(key, buf) != id) return false;
+      offset += *length;
+    }
+    return offset == node.size();
   }
 
   // The directory `name` in `dir_fd`, created (mode 0700 until its own mode
@@ -342,8 +484,13 @@ class Restorer {
     return StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
   }
 
-  Status RestoreFile(int dir_fd, const pb::Node& node,
-                     const std::string& path) {
+  // Restores a file; false if skip_existing left one in its place.
+  Result<bool> RestoreFile(int dir_fd, const pb::Node& node,
+                           const std::string& path) {
+    if (options_.skip_existing) {
+      ASSIGN_OR_RETURN(bool there, SkipExisting(dir_fd, node, path));
+      if (there) return false;
+    }
     RETURN_IF_ERROR(CheckReplaceable(dir_fd, node.name(), path));
     std::string tmp;
     Fd fd(-1);
@@ -381,8 +528,11 @@ class Restorer {
     }
     // Never leave a partial or unpublished file behind. Should even this
     // fail, the hidden temporary name is all that remains.
-    if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
-    return s;
+    if (!s.ok()) {
+      ::unlinkat(dir_fd, tmp.c_str(), 0);
+      return s;
+    }
+    return true;
   }
 
   // Data chunks are written in batches of about this many bytes.
@@ -440,8 +590,13 @@ class Restorer {
     return Status::OK();
   }
 
-  Status RestoreSymlink(int dir_fd, const pb::Node& node,
-                        const std::string& path) {
+  // Restores a symlink; false if skip_existing left an entry in its place.
+  Result<bool> RestoreSymlink(int dir_fd, const pb::Node& node,
+                              const std::string& path) {
+    if (options_.skip_existing) {
+      ASSIGN_OR_RETURN(bool there, SkipExisting(dir_fd, node, path));
+      if (there) return false;
+    }
     RETURN_IF_ERROR(CheckReplaceable(dir_fd, node.name(), path));
     // Built under a temporary name like files, so that --overwrite replaces
     // an entry in one rename.
@@ -466,12 +621,17 @@ class Restorer {
                   AT_SYMLINK_NOFOLLOW);
     }
     if (s.ok()) s = Publish(dir_fd, tmp, node.name(), path);
-    if (!s.ok()) ::unlinkat(dir_fd, tmp.c_str(), 0);
-    return s;
+    if (!s.ok()) {
+      ::unlinkat(dir_fd, tmp.c_str(), 0);
+      return s;
+    }
+    return true;
   }
 
   Pass pass_ = Pass::kRest;
   bool final_pass_ = true;
+  std::vector<Pending> pending_files_;   // the second pass's, in tree order
+  std::vector<Pending> pending_dirs_;    // children before parents
   std::set<std::string> database_dirs_;  // snapshot paths
   BlobStore* store_;
   const RestoreOptions& options_;
@@ -555,6 +715,10 @@ Status ListSnapshot(
 
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
                               const RestoreOptions& options) {
+  if (options.skip_existing && options.overwrite) {
+    return Status::InvalidArgument(
+        "skipping existing files and overwriting them exclude each other");
+  }
   pb::Snapshot snap;
   RETURN_IF_ERROR(
       repo->LoadObject(ObjectType::kSnapshot, "snapshots", snapshot_id, &snap));
@@ -580,11 +744,15 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
     restorer.result().databases_ready =
         std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - start);
+    if (databases > 0 && options.on_databases_ready) {
+      options.on_databases_ready(restorer.result());
+    }
   }
   if (!options.only_databases) {
     restorer.SetPass(Restorer::Pass::kRest, /*final_pass=*/true);
     RETURN_IF_ERROR(
         restorer.RestoreTree(root, target.get(), options.target, ""));
+    RETURN_IF_ERROR(restorer.FinishRest(target.get()));
   }
   return restorer.result();
 }

@@ -41,6 +41,17 @@ struct RestoreOptions {
   // entry is AlreadyExists. Existing directories are always merged into;
   // a directory where the snapshot has a file is never replaced.
   bool overwrite = false;
+  // Leave files and symlinks already in the target as they are, to finish
+  // an interrupted restore or one begun with only_databases. A file whose
+  // content matches the snapshot (read and checked against the snapshot's
+  // blob IDs, without reading the repository) counts as verified; anything
+  // else is kept, never replaced (a database the app has written to since
+  // holds newer messages), and listed in RestoreResult::kept. Exclusive
+  // with overwrite.
+  bool skip_existing = false;
+  // Called as soon as the databases are restored and synced, before the
+  // rest (not called when the snapshot has none).
+  std::function<void(const struct RestoreResult&)> on_databases_ready;
 };
 
 struct RestoreResult {
@@ -52,6 +63,10 @@ struct RestoreResult {
   // the last of them was in place.
   uint64_t databases = 0;
   std::chrono::milliseconds databases_ready{0};
+  // With skip_existing: entries found in the target with the snapshot's
+  // content, and those kept although they differ from it.
+  uint64_t verified = 0;
+  std::vector<std::string> kept;
 };
 
 // Resolves "latest" or an ID prefix of at least 4 hex digits to a snapshot

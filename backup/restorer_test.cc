@@ -350,3 +350,86 @@ TEST_F(RestorerTest, OwnersAreRestoredOnlyAsRoot) {
 
 }  // namespace
 }  // namespace chatvault::backup
+
+namespace chatvault::backup {
+namespace {
+
+// Files other than databases are restored newest first: when the restore
+// stops half way, the newest are there and the oldest are not, whatever
+// their order in the tree.
+TEST_F(RestorerTest, FilesAreRestoredNewestFirst) {
+  pb::Node oldest = File("a", "oldest");
+  oldest.set_mtime_ns(1'000'000'000'000'000'000);
+  pb::Node middle = File("b", "middle");
+  middle.set_mtime_ns(1'100'000'000'000'000'000);
+  pb::Node newest = File("c", "newest");
+  newest.set_mtime_ns(1'200'000'000'000'000'000);
+  pb::Node deep = File("d", "deep and newer still");
+  deep.set_mtime_ns(1'300'000'000'000'000'000);
+  std::string id = Snapshot({oldest, middle, newest, Dir("z", {deep})});
+  // A directory where the snapshot has "b" stops the restore there.
+  fs::create_directories(target_ + "/b");
+
+  Result<RestoreResult> r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadAll(target_ + "/z/d"), "deep and newer still");
+  EXPECT_EQ(ReadAll(target_ + "/c"), "newest");
+  EXPECT_FALSE(fs::exists(target_ + "/a"));
+
+  // Once the obstacle is gone, the rest follows; the directory's times are
+  // set after its files were written.
+  fs::remove(target_ + "/b");
+  RestoreOptions o;
+  o.target = target_;
+  o.skip_existing = true;
+  r = Restore(repo_.get(), id, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->verified, 2u);
+  EXPECT_TRUE(r->kept.empty());
+  EXPECT_EQ(ReadAll(target_ + "/a"), "oldest");
+  EXPECT_EQ(ReadAll(target_ + "/b"), "middle");
+  struct stat st;
+  ASSERT_EQ(::stat((target_ + "/z").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+}
+
+// --skip-existing leaves what is in the target alone: files holding the
+// snapshot's content are verified, anything else is kept and listed, never
+// replaced; missing entries are restored.
+TEST_F(RestorerTest, SkipExistingVerifiesAndKeepsWhatIsThere) {
+  std::string id = Snapshot({File("same", "snapshot content"),
+                             File("edited", "snapshot content 2"),
+                             File("resized", "snapshot content 3"),
+                             File("missing", "snapshot content 4"),
+                             Link("link", "same"), Link("other", "same")});
+  std::ofstream(target_ + "/same") << "snapshot content";
+  std::ofstream(target_ + "/edited") << "snapshot CONTENT 2";  // same size
+  std::ofstream(target_ + "/resized") << "newer content, longer than before";
+  ASSERT_EQ(::symlink("same", (target_ + "/link").c_str()), 0);
+  ASSERT_EQ(::symlink(outside_.c_str(), (target_ + "/other").c_str()), 0);
+
+  RestoreOptions o;
+  o.target = target_;
+  o.skip_existing = true;
+  Result<RestoreResult> r = Restore(repo_.get(), id, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->verified, 2u);  // "same" and "link"
+  std::vector<std::string> kept = r->kept;
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(kept,
+            (std::vector<std::string>{target_ + "/edited", target_ + "/other",
+                                      target_ + "/resized"}));
+  EXPECT_EQ(ReadAll(target_ + "/edited"), "snapshot CONTENT 2");
+  EXPECT_EQ(ReadAll(target_ + "/resized"), "newer content, longer than before");
+  EXPECT_EQ(ReadAll(target_ + "/missing"), "snapshot content 4");
+  EXPECT_EQ(fs::read_symlink(target_ + "/other"), outside_);
+  ExpectOutsideUntouched();
+
+  o.overwrite = true;
+  EXPECT_EQ(Restore(repo_.get(), id, o).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace chatvault::backup

@@ -449,6 +449,60 @@ TEST_F(SqliteCaptureTest, DatabasesAreMarkedAndRestoredFirstOrAlone) {
   EXPECT_EQ(n, 300);
 }
 
+// The quick start on a new phone: the database alone, told the moment it is
+// ready, then the app is used while --skip-existing brings the rest; the
+// database the app has written to since is kept, not replaced.
+TEST_F(SqliteCaptureTest, OnlyDbThenSkipExistingKeepsTheUsedDatabase) {
+  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/true, 300);
+  const std::string src = this->src();
+  fs::create_directories(src + "/Media");
+  std::ofstream(src + "/Media/photo.jpg", std::ios::binary)
+      << std::string("\xFF\xD8\xFF\xE0", 4) << std::string(5000, 'p');
+  Repository* repo = NewRepo();
+  ASSERT_NE(repo, nullptr);
+  Result<BackupResult> r = BackUpApp();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+
+  RestoreOptions o;
+  o.target = dir_ + "/phone";
+  int told = 0;
+  o.on_databases_ready = [&](const RestoreResult& ready) {
+    ++told;
+    EXPECT_EQ(ready.databases, 1u);
+    // Told before the media are written.
+    EXPECT_TRUE(fs::exists(o.target + db_path));
+    EXPECT_FALSE(fs::exists(o.target + src + "/Media/photo.jpg"));
+  };
+  o.only_databases = true;
+  ASSERT_TRUE(Restore(repo, r->snapshot_id, o).ok());
+  EXPECT_EQ(told, 1);
+  {
+    Db app(o.target + db_path);
+    ASSERT_EQ(Commit(app, 300), SQLITE_OK);
+  }
+  o.only_databases = false;
+  o.skip_existing = true;
+  Result<RestoreResult> rest = Restore(repo, r->snapshot_id, o);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ(rest->kept, std::vector<std::string>{o.target + db_path});
+  EXPECT_EQ(ReadAll(o.target + src + "/Media/photo.jpg"),
+            ReadAll(src + "/Media/photo.jpg"));
+  int64_t n = 0;
+  ExpectConsistent(o.target + db_path, &n);
+  EXPECT_EQ(n, 301);
+
+  // A complete restore checked again: everything verified, nothing kept.
+  RestoreOptions again;
+  again.target = dir_ + "/full";
+  ASSERT_TRUE(Restore(repo, r->snapshot_id, again).ok());
+  again.skip_existing = true;
+  Result<RestoreResult> checked = Restore(repo, r->snapshot_id, again);
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(checked->verified, 2u);
+  EXPECT_TRUE(checked->kept.empty());
+}
+
 // Twelve versions of a database, each backed up: later snapshots store the
 // pages an update touched as deltas against the parent snapshot's, and
 // every snapshot restores to exactly the bytes the database had.

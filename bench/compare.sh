@@ -65,9 +65,9 @@ for ((run = 1; run <= runs; run++)); do
     backup_all "$run" "day$d"
   done
   measure "$run" chatvault db-restore "$cv" -q -r "$work/cv" restore latest --only-db --target "$work/r-cv-db"
-  measure "$run" chatvault-64M db-restore "$cv" -q -r "$work/cv64" restore latest --only-db --target "$work/r-cv64-db"
+  measure "$run" chatvault-64M db-restore "$cv" -q -r "$work/cv64" --cache-dir "$work/cv64-cache" restore latest --only-db --target "$work/r-cv64-db"
   measure "$run" chatvault restore "$cv" -q -r "$work/cv" restore latest --target "$work/r-cv"
-  measure "$run" chatvault-64M restore "$cv" -q -r "$work/cv64" restore latest --target "$work/r-cv64"
+  measure "$run" chatvault-64M restore "$cv" -q -r "$work/cv64" --cache-dir "$work/cv64-cache" restore latest --target "$work/r-cv64"
   measure "$run" restic restore restic -q -r "$work/restic" restore latest --target "$work/r-restic"
   (cd "$work" && mkdir -p r-borg && cd r-borg &&
    measure "$run" borg restore borg extract "$work/borg::day$days")
