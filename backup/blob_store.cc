@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstring>
 #include <set>
+#include <tuple>
 #include <vector>
 
 namespace chatvault::backup {
@@ -13,9 +14,11 @@ namespace {
 // The longest a sealed blob can be: codec byte, plaintext, AEAD overhead.
 constexpr uint64_t kMaxSealedBlobBytes =
     kMaxBlobBytes + 1 + crypto::kAeadOverheadBytes;
-// Read-ahead reads blobs that lie back to back in a pack with one range
-// read of at most this many bytes.
+// Blobs are read with range reads of at most this many bytes, spanning
+// gaps of at most kMaxReadGapBytes between the blobs wanted (reading a gap
+// is cheaper than another request).
 constexpr uint64_t kMaxReadSpanBytes = uint64_t{1} << 20;
+constexpr uint64_t kMaxReadGapBytes = uint64_t{64} << 10;
 }  // namespace
 
 Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id) {
@@ -66,29 +69,23 @@ void BlobStore::Work() {
     });
     if (stopping_) return;
     if (to_hash_.empty() && may_read()) {
-      // This blob, and those queued after it that follow it in the same
-      // pack (a file's pages, mostly), in one range read.
+      // The next blobs queued, up to kMaxReadSpanBytes of them, read with
+      // as few range reads as their places in the packs allow (a file's
+      // pages lie mostly in order in a few packs).
       std::vector<ReadJob> jobs;
-      std::vector<std::pair<crypto::Digest256, BlobLocation>> span;
+      std::vector<Located> span;
       size_t size = 0;
-      uint64_t span_bytes = 0;
       do {
         ReadJob job = std::move(to_read_.front());
         to_read_.pop_front();
         size += job.loc.entry.raw_length();
         reading_bytes_ += job.loc.entry.raw_length();
-        span_bytes += job.loc.entry.length();
         span.emplace_back(job.id, job.loc);
         jobs.push_back(std::move(job));
-      } while (may_read() &&
-               to_read_.front().loc.pack == jobs.back().loc.pack &&
-               to_read_.front().loc.entry.offset() ==
-                   uint64_t{jobs.back().loc.entry.offset()} +
-                       jobs.back().loc.entry.length() &&
-               span_bytes + to_read_.front().loc.entry.length() <=
-                   kMaxReadSpanBytes);
+      } while (may_read() && size + to_read_.front().loc.entry.raw_length() <=
+                                 kMaxReadSpanBytes);
       lock.unlock();
-      std::vector<Result<Bytes>> plain = FetchSpan(span);
+      std::vector<Result<Bytes>> plain = FetchMany(span);
       lock.lock();
       reading_bytes_ -= size;
       for (size_t i = 0; i < jobs.size(); ++i) {
@@ -135,22 +132,42 @@ void BlobStore::Work() {
     Job job = std::move(to_seal_.front());
     to_seal_.pop_front();
     lock.unlock();
+    // The delta bases this job's new blobs were offered, read together.
+    std::map<crypto::Digest256, crypto::Digest256> base_of;  // by blob ID
+    std::map<crypto::Digest256, Bytes> bases;
+    if (job.compress && !job.previous.empty()) {
+      std::vector<crypto::Digest256> previous;
+      for (size_t i = 0; i < job.ids.size(); ++i) {
+        if (job.seal[i] && i < job.previous.size() &&
+            job.previous[i] != crypto::Digest256{} &&
+            job.previous[i] != job.ids[i]) {
+          previous.push_back(job.previous[i]);
+        }
+      }
+      if (!previous.empty()) bases = DeltaBasesFor(previous, &base_of);
+    }
     std::vector<Sealed> sealed;
     uint64_t deltas = 0;
     for (size_t i = 0; i < job.ids.size(); ++i) {
       if (!job.seal[i]) continue;
-      std::optional<std::pair<crypto::Digest256, Bytes>> base;
-      if (i < job.previous.size() && job.previous[i] != crypto::Digest256{} &&
-          job.previous[i] != job.ids[i] && job.compress) {
-        base = DeltaBaseFor(job.previous[i]);
+      const Bytes* base = nullptr;
+      crypto::Digest256 base_id{};
+      if (i < job.previous.size()) {
+        auto b = base_of.find(job.previous[i]);
+        if (b != base_of.end() && b->second != job.ids[i]) {
+          auto plain = bases.find(b->second);
+          if (plain != bases.end()) {
+            base = &plain->second;
+            base_id = b->second;
+          }
+        }
       }
-      const DeltaBase delta_base =
-          base ? DeltaBase{base->first, base->second} : DeltaBase{};
+      const DeltaBase delta_base{base_id, base ? ByteView(*base) : ByteView()};
       // Admit checked that this holder has the current epoch's key.
       Result<SealedBlob> blob =
           SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type,
                    job.ids[i], job.Piece(i), kDefaultZstdLevel, job.compress,
-                   base && base->first != job.ids[i] ? &delta_base : nullptr);
+                   base != nullptr ? &delta_base : nullptr);
       if (blob.ok() && blob->base) ++deltas;
       sealed.push_back({job.Piece(i).size(), std::move(blob)});
     }
@@ -448,111 +465,183 @@ Result<Bytes> BlobStore::Fetch(const crypto::Digest256& id,
   return std::move(one.front());
 }
 
-Result<Bytes> BlobStore::LoadBase(const crypto::Digest256& id,
-                                  const BlobLocation& loc) const {
-  if (loc.entry.base().empty()) return Bytes();
-  if (loc.entry.base().size() != crypto::kDigest256Bytes) {
-    return Status::Corruption("blob " + HexEncode(id) +
-                              " names a malformed delta base");
-  }
-  const crypto::Digest256 base_id =
-      crypto::Digest256FromBytes(loc.entry.base());
-  std::optional<BlobLocation> base_loc;
+std::map<crypto::Digest256, Result<Bytes>> BlobStore::LoadBases(
+    const std::set<crypto::Digest256>& ids) const {
+  std::map<crypto::Digest256, Result<Bytes>> out;
+  std::vector<Located> found;
   {
     std::lock_guard lock(mu_);
-    base_loc = index_->Find(base_id);
-  }
-  if (!base_loc) {
-    return Status::Corruption("blob " + HexEncode(id) +
-                              " is a delta against blob " + HexEncode(base_id) +
-                              ", which is in no index");
-  }
-  // One level only: this also rules out cycles in a hostile index.
-  if (!base_loc->entry.base().empty()) {
-    return Status::Corruption("blob " + HexEncode(id) +
-                              " is a delta against another delta");
-  }
-  Result<Bytes> base = Fetch(base_id, *base_loc);
-  if (!base.ok()) {
-    return base.status().WithContext("the delta base of blob " + HexEncode(id));
-  }
-  return base;
-}
-
-std::optional<std::pair<crypto::Digest256, Bytes>> BlobStore::DeltaBaseFor(
-    const crypto::Digest256& previous) const {
-  crypto::Digest256 base_id = previous;
-  std::optional<BlobLocation> loc;
-  {
-    std::lock_guard lock(mu_);
-    loc = index_->Find(previous);
-    if (loc && !loc->entry.base().empty()) {
-      // Deltas are always against a whole blob: the previous version's
-      // base serves as this version's.
-      base_id = crypto::Digest256FromBytes(loc->entry.base());
-      loc = index_->Find(base_id);
+    for (const crypto::Digest256& id : ids) {
+      std::optional<BlobLocation> loc = index_->Find(id);
+      if (!loc) {
+        out.emplace(id, Status::Corruption("delta base " + HexEncode(id) +
+                                           " is in no index"));
+      } else if (!loc->entry.base().empty()) {
+        // One level only: this also rules out cycles in a hostile index.
+        out.emplace(id, Status::Corruption("delta base " + HexEncode(id) +
+                                           " is another delta"));
+      } else {
+        found.emplace_back(id, std::move(*loc));
+      }
     }
   }
-  if (!loc || !loc->entry.base().empty()) return std::nullopt;
-  // An unreadable base costs space, not correctness: the blob is then
-  // stored whole, and a later read of the damaged base reports it.
-  Result<Bytes> plain = Fetch(base_id, *loc);
-  if (!plain.ok()) return std::nullopt;
-  return std::make_pair(base_id, std::move(*plain));
+  std::vector<Result<Bytes>> plain = FetchMany(found);
+  for (size_t i = 0; i < found.size(); ++i) {
+    out.emplace(found[i].first, std::move(plain[i]));
+  }
+  return out;
+}
+
+std::map<crypto::Digest256, Bytes> BlobStore::DeltaBasesFor(
+    const std::vector<crypto::Digest256>& previous,
+    std::map<crypto::Digest256, crypto::Digest256>* base_of) const {
+  std::set<crypto::Digest256> wanted;
+  {
+    std::lock_guard lock(mu_);
+    for (const crypto::Digest256& p : previous) {
+      std::optional<BlobLocation> loc = index_->Find(p);
+      if (!loc) continue;
+      // Deltas are always against a whole blob: the previous version's
+      // base serves as this version's.
+      crypto::Digest256 base = p;
+      if (!loc->entry.base().empty()) {
+        if (loc->entry.base().size() != crypto::kDigest256Bytes) continue;
+        base = crypto::Digest256FromBytes(loc->entry.base());
+      }
+      (*base_of)[p] = base;
+      wanted.insert(base);
+    }
+  }
+  // A base that cannot be read costs space, not correctness: the blob is
+  // then stored whole, and a later read of the damaged base reports it.
+  std::map<crypto::Digest256, Bytes> out;
+  for (auto& [id, plain] : LoadBases(wanted)) {
+    if (plain.ok()) out.emplace(id, std::move(*plain));
+  }
+  return out;
+}
+
+std::vector<Result<Bytes>> BlobStore::FetchMany(
+    const std::vector<Located>& blobs) const {
+  // By pack and offset; runs of blobs close together in one pack are read
+  // with one range read each.
+  std::vector<size_t> order(blobs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const BlobLocation& x = blobs[a].second;
+    const BlobLocation& y = blobs[b].second;
+    return std::make_tuple(x.pack, x.entry.offset()) <
+           std::make_tuple(y.pack, y.entry.offset());
+  });
+  std::vector<Result<Bytes>> out(blobs.size(),
+                                 Status::IOError("blob not read"));
+  size_t i = 0;
+  while (i < order.size()) {
+    const BlobLocation& first = blobs[order[i]].second;
+    uint64_t end = uint64_t{first.entry.offset()} + first.entry.length();
+    size_t j = i + 1;
+    while (j < order.size()) {
+      const BlobLocation& next = blobs[order[j]].second;
+      const uint64_t next_end =
+          uint64_t{next.entry.offset()} + next.entry.length();
+      if (next.pack != first.pack ||
+          next.entry.offset() > end + kMaxReadGapBytes ||
+          std::max(end, next_end) - first.entry.offset() > kMaxReadSpanBytes) {
+        break;
+      }
+      end = std::max(end, next_end);
+      ++j;
+    }
+    std::vector<Located> span;
+    for (size_t k = i; k < j; ++k) span.push_back(blobs[order[k]]);
+    std::vector<Result<Bytes>> plain = FetchSpan(span);
+    for (size_t k = i; k < j; ++k) out[order[k]] = std::move(plain[k - i]);
+    i = j;
+  }
+  return out;
 }
 
 std::vector<Result<Bytes>> BlobStore::FetchSpan(
-    const std::vector<std::pair<crypto::Digest256, BlobLocation>>& blobs)
-    const {
-  // The blobs lie back to back in one pack (ReadAhead's coalescing): one
-  // range read for all of them, then each is checked on its own.
+    const std::vector<Located>& blobs) const {
+  // The blobs lie in one pack, sorted by offset, perhaps with gaps
+  // (FetchMany): one range read from the first to the end of the last,
+  // then each is checked on its own.
   std::vector<Result<Bytes>> out;
   const BlobLocation& first = blobs.front().second;
   const std::string name = PackName(first.pack);
-  uint64_t span = 0;
+  const uint64_t start = first.entry.offset();
+  uint64_t end = start;
   bool plausible = true;  // never allocate what a forged index claims
   for (const auto& [id, loc] : blobs) {
-    span += loc.entry.length();
-    plausible = plausible && loc.entry.length() <= kMaxSealedBlobBytes;
+    plausible = plausible && loc.entry.length() <= kMaxSealedBlobBytes &&
+                loc.entry.offset() >= start;
+    end = std::max(end, uint64_t{loc.entry.offset()} + loc.entry.length());
   }
+  plausible =
+      plausible && end - start <= kMaxReadSpanBytes + kMaxSealedBlobBytes;
   Result<Bytes> sealed =
       plausible
-          ? repo_->backend()->Load(name, first.entry.offset(), span)
+          ? repo_->backend()->Load(name, start, end - start)
           : Result<Bytes>(Status::Corruption("the index gives a blob in " +
                                              name + " an impossible length"));
   if (sealed.status().code() == StatusCode::kInvalidArgument) {
     sealed =
         Status::Corruption("pack " + name + " is shorter than its index says");
   }
-  uint64_t at = 0;
+  // The bases of the deltas among them, read together.
+  std::set<crypto::Digest256> base_ids;
+  for (const auto& [id, loc] : blobs) {
+    if (loc.entry.base().size() == crypto::kDigest256Bytes) {
+      base_ids.insert(crypto::Digest256FromBytes(loc.entry.base()));
+    }
+  }
+  std::map<crypto::Digest256, Result<Bytes>> bases;
+  if (sealed.ok() && !base_ids.empty()) bases = LoadBases(base_ids);
   for (const auto& [id, loc] : blobs) {
     const uint64_t length = loc.entry.length();
     const crypto::AeadKey* key = repo_->keys().epoch_key(loc.epoch);
     if (length > kMaxSealedBlobBytes) {
       out.push_back(Status::Corruption("the index gives blob " + HexEncode(id) +
                                        " an impossible length"));
-    } else if (key == nullptr) {
+      continue;
+    }
+    if (key == nullptr) {
       out.push_back(Status::PermissionDenied(
           "blob " + HexEncode(id) + " is under key epoch " +
           std::to_string(loc.epoch) + ", which this holder lacks"));
-    } else if (!sealed.ok()) {
-      out.push_back(sealed.status());
-    } else {
-      Result<Bytes> base = LoadBase(id, loc);
-      Result<Bytes> plain =
-          !base.ok() ? base
-                     : OpenBlob(*key, loc.epoch, loc.entry,
-                                ByteView(*sealed).subspan(at, length), *base);
-      if (!plain.ok()) {
-        out.push_back(plain.status().WithContext("blob in " + name));
-      } else if (BlobId(repo_->keys().blob_id_key(), *plain) != id) {
-        out.push_back(Status::Corruption(
-            "blob in " + name + " does not match its ID " + HexEncode(id)));
-      } else {
-        out.push_back(std::move(plain));
-      }
+      continue;
     }
-    at += length;
+    if (!sealed.ok()) {
+      out.push_back(sealed.status());
+      continue;
+    }
+    ByteView base;
+    if (!loc.entry.base().empty()) {
+      auto b = loc.entry.base().size() == crypto::kDigest256Bytes
+                   ? bases.find(crypto::Digest256FromBytes(loc.entry.base()))
+                   : bases.end();
+      if (b == bases.end()) {
+        out.push_back(Status::Corruption("blob " + HexEncode(id) +
+                                         " names a malformed delta base"));
+        continue;
+      }
+      if (!b->second.ok()) {
+        out.push_back(b->second.status().WithContext("blob " + HexEncode(id)));
+        continue;
+      }
+      base = *b->second;
+    }
+    Result<Bytes> plain = OpenBlob(
+        *key, loc.epoch, loc.entry,
+        ByteView(*sealed).subspan(loc.entry.offset() - start, length), base);
+    if (!plain.ok()) {
+      out.push_back(plain.status().WithContext("blob in " + name));
+    } else if (BlobId(repo_->keys().blob_id_key(), *plain) != id) {
+      out.push_back(Status::Corruption(
+          "blob in " + name + " does not match its ID " + HexEncode(id)));
+    } else {
+      out.push_back(std::move(plain));
+    }
   }
   return out;
 }

@@ -156,22 +156,28 @@ class BlobStore {
     Result<Bytes> plaintext;
   };
   void StartWorkers();
+  using Located = std::pair<crypto::Digest256, BlobLocation>;
   // Loads and authenticates the blob at `loc`.
   Result<Bytes> Fetch(const crypto::Digest256& id,
                       const BlobLocation& loc) const;
-  // The plaintext of the base of the blob at `loc` if it is a delta (empty
-  // otherwise); Corruption if the base is missing or is a delta itself.
-  Result<Bytes> LoadBase(const crypto::Digest256& id,
-                         const BlobLocation& loc) const;
-  // The plaintext to store a new version of blob `previous` against: that
-  // blob, or its base if it is a delta; nullopt if neither can be read.
-  std::optional<std::pair<crypto::Digest256, Bytes>> DeltaBaseFor(
-      const crypto::Digest256& previous) const;
-  // The same for blobs that lie back to back in one pack, with one range
-  // read; a result for each.
-  std::vector<Result<Bytes>> FetchSpan(
-      const std::vector<std::pair<crypto::Digest256, BlobLocation>>& blobs)
-      const;
+  // Loads and authenticates blobs in any packs and order, with one range
+  // read for each run of blobs close together in a pack; a result for each,
+  // in order.
+  std::vector<Result<Bytes>> FetchMany(const std::vector<Located>& blobs) const;
+  // The same for blobs of one pack sorted by offset: one range read from
+  // the first to the end of the last. Deltas are decoded against their
+  // bases (LoadBases).
+  std::vector<Result<Bytes>> FetchSpan(const std::vector<Located>& blobs) const;
+  // The plaintexts of delta bases, read together; Corruption for a base in
+  // no index or itself a delta.
+  std::map<crypto::Digest256, Result<Bytes>> LoadBases(
+      const std::set<crypto::Digest256>& ids) const;
+  // The bases new versions of blobs `previous` are offered: each blob, or
+  // its base if it is a delta (`base_of` maps one to the other), read
+  // together; those that cannot be read are left out.
+  std::map<crypto::Digest256, Bytes> DeltaBasesFor(
+      const std::vector<crypto::Digest256>& previous,
+      std::map<crypto::Digest256, crypto::Digest256>* base_of) const;
   // Checks a new blob's size and the session's health; starts the workers
   // on first use.
   Status Admit(size_t size);

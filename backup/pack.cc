@@ -194,10 +194,25 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
     return Status::ResourceExhausted("could not allocate a zstd context");
   }
 
+  SealedBlob blob;
+  // A delta first, if a base is offered: one that is at most an eighth of
+  // the blob is kept at once (a page's few changed bytes); a larger one
+  // only if it beats the blob compressed alone by kMaxDeltaRatio.
+  Bytes delta;
+  size_t d = 0;
+  if (compress && base != nullptr && !plaintext.empty()) {
+    const auto limit = static_cast<size_t>(
+        static_cast<double>(plaintext.size()) * kMaxDeltaRatio);
+    delta.resize(1 + limit);
+    ASSIGN_OR_RETURN(d, CompressDelta(cctx.get(), delta.data() + 1, limit,
+                                      plaintext, base->plaintext, zstd_level));
+  }
   // codec || data, compressed in place after the codec byte.
   Bytes body;
   size_t n = SIZE_MAX;
-  if (compress && WorthCompressing(cctx.get(), plaintext)) {
+  const bool delta_wins_outright = d != 0 && d <= plaintext.size() / 8;
+  if (compress && !delta_wins_outright &&
+      WorthCompressing(cctx.get(), plaintext)) {
     body.resize(1 + ZSTD_compressBound(plaintext.size()));
     n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
                           plaintext.data(), plaintext.size(), zstd_level);
@@ -206,24 +221,14 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                              ZSTD_getErrorName(n));
     }
   }
-  SealedBlob blob;
-  if (compress && base != nullptr && !plaintext.empty()) {
-    // Kept only if it beats the blob on its own by kMaxDeltaRatio; the
-    // frame must fit that bound, so a poor delta stops early.
-    const size_t alone = std::min(n, plaintext.size());
-    const auto limit =
-        static_cast<size_t>(static_cast<double>(alone) * kMaxDeltaRatio);
-    Bytes delta(1 + limit);
-    ASSIGN_OR_RETURN(
-        size_t d, CompressDelta(cctx.get(), delta.data() + 1, limit, plaintext,
-                                base->plaintext, zstd_level));
-    if (d != 0) {
-      delta[0] = kCodecZstdDelta;
-      delta.resize(1 + d);
-      body = std::move(delta);
-      n = SIZE_MAX;
-      blob.base = base->id;
-    }
+  if (d != 0 && (delta_wins_outright ||
+                 static_cast<double>(d) <=
+                     static_cast<double>(std::min(n, plaintext.size())) *
+                         kMaxDeltaRatio)) {
+    delta[0] = kCodecZstdDelta;
+    delta.resize(1 + d);
+    body = std::move(delta);
+    blob.base = base->id;
   }
   if (blob.base) {
     // The delta is in `body` already.
