@@ -26,6 +26,12 @@ namespace {
 
 // Database pages are handed to the workers this many bytes at a time.
 constexpr size_t kPageBatchBytes = size_t{1} << 20;
+// A database of at least this many pages gets a zstd dictionary of at most
+// kDictionaryBytes, trained on up to kDictionarySamples of its pages spread
+// over the file (docs/benchmarks.md, "Dictionaries").
+constexpr uint64_t kMinDictionaryPages = 256;
+constexpr uint64_t kDictionaryBytes = 64 << 10;
+constexpr uint64_t kDictionarySamples = 256;
 // How long a capture waits for the app's writer before giving up.
 constexpr std::chrono::milliseconds kSqliteMaxWait{30'000};
 
@@ -313,6 +319,8 @@ class Archiver {
     // The parent snapshot's blobs of this database, same page size.
     const google::protobuf::RepeatedPtrField<std::string>* previous_blobs =
         nullptr;
+    // The zstd dictionary for its pages stored whole.
+    std::shared_ptr<const BlobStore::Dictionary> dictionary;
     uint64_t limit = UINT64_MAX;
     size_t fixed = 0;
     bool compress = true;
@@ -348,6 +356,19 @@ class Archiver {
           if (before != nullptr && before->type() == pb::NODE_TYPE_FILE &&
               before->sqlite_page_size() == capture->page_size()) {
             previous_blobs = &before->content();
+          }
+          Result<std::shared_ptr<const BlobStore::Dictionary>> d =
+              DatabaseDictionary(fd, limit, capture->page_size(),
+                                 previous_blobs ? before : nullptr);
+          if (!d.ok()) {
+            capture.reset();  // before the descriptor: see sqlite_capture.h
+            ::close(fd);
+            store_error_ = d.status();
+            return store_error_;
+          }
+          dictionary = std::move(*d);
+          if (dictionary) {
+            node->set_sqlite_dictionary(std::string(AsChars(dictionary->id)));
           }
         } else if (c.status().code() != StatusCode::kInvalidArgument) {
           warnings_.push_back("'" + path +
@@ -430,7 +451,7 @@ class Archiver {
         // Hashed (and sealed, if new) by the store's workers.
         Result<uint64_t> ticket = store_->Submit(
             pb::BLOB_TYPE_DATA, Bytes(chunk.begin(), chunk.end()), fixed,
-            compress, std::move(previous));
+            compress, std::move(previous), dictionary);
         if (!ticket.ok()) {
           capture.reset();  // before the descriptor: see sqlite_capture.h
           ::close(fd);
@@ -454,6 +475,52 @@ class Archiver {
     RETURN_IF_ERROR(status);
     node->set_size(size);
     return Status::OK();
+  }
+
+  // The zstd dictionary for the pages of the database open as `fd` (its
+  // first `size` bytes, pages of `page_size`): the one the parent
+  // snapshot's node `before` names, or one trained on a sample of its pages
+  // and packed before any page that uses it. Null for a database
+  // too small to gain from one, or if zstd cannot train one. Errors are the
+  // repository's.
+  Result<std::shared_ptr<const BlobStore::Dictionary>> DatabaseDictionary(
+      int fd, uint64_t size, uint32_t page_size, const pb::Node* before) {
+    auto dict = std::make_shared<BlobStore::Dictionary>();
+    if (before != nullptr &&
+        before->sqlite_dictionary().size() == crypto::kDigest256Bytes) {
+      dict->id = crypto::Digest256FromBytes(before->sqlite_dictionary());
+      Result<Bytes> bytes = store_->Read(dict->id);
+      if (bytes.ok()) {
+        dict->bytes = std::move(*bytes);
+        return std::shared_ptr<const BlobStore::Dictionary>(std::move(dict));
+      }
+      // Unreadable: a new one is trained; check reports the damage.
+    }
+    const uint64_t pages = size / page_size;
+    if (pages < kMinDictionaryPages) return nullptr;
+    const uint64_t count = std::min<uint64_t>(kDictionarySamples, pages / 16);
+    std::vector<Bytes> samples;
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t page = i * (pages / count);
+      Bytes b(page_size);
+      if (::pread(fd, b.data(), b.size(),
+                  static_cast<off_t>(page * page_size)) != page_size) {
+        return nullptr;  // the read proper reports the file's errors
+      }
+      samples.push_back(std::move(b));
+    }
+    std::vector<ByteView> views(samples.begin(), samples.end());
+    std::optional<Bytes> trained = TrainDictionary(
+        views,
+        static_cast<size_t>(std::min<uint64_t>(kDictionaryBytes, size / 16)));
+    if (!trained) return nullptr;
+    dict->bytes = std::move(*trained);
+    dict->id = BlobId(repo_->keys().blob_id_key(), dict->bytes);
+    // Saved and indexed no later than any page that names it: an index
+    // never lists a blob whose dictionary could be missing after a crash.
+    RETURN_IF_ERROR(
+        store_->AddFirst(pb::BLOB_TYPE_DATA, dict->id, dict->bytes).status());
+    return std::shared_ptr<const BlobStore::Dictionary>(std::move(dict));
   }
 
   void Report() {

@@ -163,11 +163,16 @@ void BlobStore::Work() {
         }
       }
       const DeltaBase delta_base{base_id, base ? ByteView(*base) : ByteView()};
+      const DeltaBase dictionary =
+          job.dictionary ? DeltaBase{job.dictionary->id, job.dictionary->bytes}
+                         : DeltaBase{};
       // Admit checked that this holder has the current epoch's key.
-      Result<SealedBlob> blob =
-          SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, job.type,
-                   job.ids[i], job.Piece(i), kDefaultZstdLevel, job.compress,
-                   base != nullptr ? &delta_base : nullptr);
+      Result<SealedBlob> blob = SealBlob(
+          *repo_->keys().epoch_key(epoch_), epoch_, job.type, job.ids[i],
+          job.Piece(i), kDefaultZstdLevel, job.compress,
+          base != nullptr ? &delta_base : nullptr,
+          job.dictionary && job.dictionary->id != job.ids[i] ? &dictionary
+                                                             : nullptr);
       if (blob.ok() && blob->base) ++deltas;
       sealed.push_back({job.Piece(i).size(), std::move(blob)});
     }
@@ -297,6 +302,28 @@ Result<bool> BlobStore::Add(pb::BlobType type, const crypto::Digest256& id,
   return true;
 }
 
+Result<bool> BlobStore::AddFirst(pb::BlobType type, const crypto::Digest256& id,
+                                 ByteView plaintext) {
+  RETURN_IF_ERROR(Admit(plaintext.size()));
+  {
+    std::lock_guard lock(mu_);
+    if (index_->Contains(id) || !submitted_.insert(id).second) return false;
+    ++stats_.new_blobs;
+    stats_.new_raw_bytes += plaintext.size();
+  }
+  Result<SealedBlob> blob =
+      SealBlob(*repo_->keys().epoch_key(epoch_), epoch_, type, id, plaintext);
+  error_ = blob.status();
+  RETURN_IF_ERROR(error_);
+  // Packs are saved in order, and blobs sealed later go into this pack or
+  // a later one.
+  if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
+  error_ = writer_->AddSealed(std::move(*blob));
+  if (error_.ok() && writer_->size() >= kTargetPackBytes) error_ = UploadPack();
+  RETURN_IF_ERROR(error_);
+  return true;
+}
+
 Status BlobStore::Admit(size_t size) {
   // After a failure the session is over: blobs already submitted may be lost.
   RETURN_IF_ERROR(error_);
@@ -319,9 +346,10 @@ void BlobStore::StartWorkers() {
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
 }
 
-Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
-                                   size_t piece, bool compress,
-                                   std::vector<crypto::Digest256> previous) {
+Result<uint64_t> BlobStore::Submit(
+    pb::BlobType type, Bytes plaintext, size_t piece, bool compress,
+    std::vector<crypto::Digest256> previous,
+    std::shared_ptr<const Dictionary> dictionary) {
   if (piece == 0 || piece > plaintext.size()) piece = plaintext.size();
   RETURN_IF_ERROR(Admit(piece));
   const uint64_t ticket = next_ticket_++;
@@ -332,6 +360,7 @@ Result<uint64_t> BlobStore::Submit(pb::BlobType type, Bytes plaintext,
   job.ticket = ticket;
   job.compress = compress;
   job.previous = std::move(previous);
+  job.dictionary = std::move(dictionary);
   error_ = Enqueue(std::move(job));
   RETURN_IF_ERROR(error_);
   error_ = Drain(false);
@@ -466,7 +495,8 @@ Result<Bytes> BlobStore::Fetch(const crypto::Digest256& id,
 }
 
 std::map<crypto::Digest256, Result<Bytes>> BlobStore::LoadBases(
-    const std::set<crypto::Digest256>& ids) const {
+    const std::set<crypto::Digest256>& ids, bool dictionaries) const {
+  const std::string what = dictionaries ? "dictionary " : "delta base ";
   std::map<crypto::Digest256, Result<Bytes>> out;
   std::vector<Located> found;
   {
@@ -474,12 +504,16 @@ std::map<crypto::Digest256, Result<Bytes>> BlobStore::LoadBases(
     for (const crypto::Digest256& id : ids) {
       std::optional<BlobLocation> loc = index_->Find(id);
       if (!loc) {
-        out.emplace(id, Status::Corruption("delta base " + HexEncode(id) +
-                                           " is in no index"));
+        out.emplace(
+            id, Status::Corruption(what + HexEncode(id) + " is in no index"));
       } else if (!loc->entry.base().empty()) {
         // One level only: this also rules out cycles in a hostile index.
-        out.emplace(id, Status::Corruption("delta base " + HexEncode(id) +
-                                           " is another delta"));
+        out.emplace(
+            id, Status::Corruption(what + HexEncode(id) + " is another delta"));
+      } else if (dictionaries && !loc->entry.dictionary().empty()) {
+        out.emplace(id, Status::Corruption(what + HexEncode(id) +
+                                           " is compressed with another "
+                                           "dictionary"));
       } else {
         found.emplace_back(id, std::move(*loc));
       }
@@ -588,15 +622,22 @@ std::vector<Result<Bytes>> BlobStore::FetchSpan(
     sealed =
         Status::Corruption("pack " + name + " is shorter than its index says");
   }
-  // The bases of the deltas among them, read together.
-  std::set<crypto::Digest256> base_ids;
+  // The bases of the deltas among them, and their dictionaries, each read
+  // once.
+  std::set<crypto::Digest256> base_ids, dictionary_ids;
   for (const auto& [id, loc] : blobs) {
     if (loc.entry.base().size() == crypto::kDigest256Bytes) {
       base_ids.insert(crypto::Digest256FromBytes(loc.entry.base()));
     }
+    if (loc.entry.dictionary().size() == crypto::kDigest256Bytes) {
+      dictionary_ids.insert(crypto::Digest256FromBytes(loc.entry.dictionary()));
+    }
   }
-  std::map<crypto::Digest256, Result<Bytes>> bases;
+  std::map<crypto::Digest256, Result<Bytes>> bases, dictionaries;
   if (sealed.ok() && !base_ids.empty()) bases = LoadBases(base_ids);
+  if (sealed.ok() && !dictionary_ids.empty()) {
+    dictionaries = LoadBases(dictionary_ids, /*dictionaries=*/true);
+  }
   for (const auto& [id, loc] : blobs) {
     const uint64_t length = loc.entry.length();
     const crypto::AeadKey* key = repo_->keys().epoch_key(loc.epoch);
@@ -616,13 +657,18 @@ std::vector<Result<Bytes>> BlobStore::FetchSpan(
       continue;
     }
     ByteView base;
-    if (!loc.entry.base().empty()) {
-      auto b = loc.entry.base().size() == crypto::kDigest256Bytes
-                   ? bases.find(crypto::Digest256FromBytes(loc.entry.base()))
-                   : bases.end();
-      if (b == bases.end()) {
-        out.push_back(Status::Corruption("blob " + HexEncode(id) +
-                                         " names a malformed delta base"));
+    const bool delta = !loc.entry.base().empty();
+    if (delta || !loc.entry.dictionary().empty()) {
+      const std::string& ref =
+          delta ? loc.entry.base() : loc.entry.dictionary();
+      auto& refs = delta ? bases : dictionaries;
+      auto b = ref.size() == crypto::kDigest256Bytes
+                   ? refs.find(crypto::Digest256FromBytes(ref))
+                   : refs.end();
+      if (b == refs.end()) {
+        out.push_back(
+            Status::Corruption("blob " + HexEncode(id) + " names a malformed " +
+                               (delta ? "delta base" : "dictionary")));
         continue;
       }
       if (!b->second.ok()) {

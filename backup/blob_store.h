@@ -89,6 +89,12 @@ class BlobStore {
                    ByteView plaintext,
                    const crypto::Digest256* previous = nullptr);
 
+  // Like Add, but seals the blob on the calling thread and puts it in the
+  // pack at once, so that it is saved (and indexed) no later than any blob
+  // submitted after it: for a blob others depend on (a dictionary).
+  Result<bool> AddFirst(pb::BlobType type, const crypto::Digest256& id,
+                        ByteView plaintext);
+
   // Hands blobs whose IDs are not computed yet to the workers, which hash
   // them, and seal those the repository and this session lack: `plaintext`
   // cut into blobs of `piece` bytes (the last may be shorter; 0: one blob),
@@ -96,10 +102,17 @@ class BlobStore {
   // ticket for Resolve. Errors as for Add.
   // With `compress` false the blobs are stored as they are (the file is
   // known compressed media). `previous`, if not empty, names each piece's
-  // previous version (an all-zero ID: none), as for Add.
-  Result<uint64_t> Submit(pb::BlobType type, Bytes plaintext, size_t piece = 0,
-                          bool compress = true,
-                          std::vector<crypto::Digest256> previous = {});
+  // previous version (an all-zero ID: none), as for Add. With a
+  // `dictionary` (a blob of the repository holding a zstd dictionary),
+  // pieces not stored as deltas are compressed with it.
+  struct Dictionary {
+    crypto::Digest256 id{};
+    Bytes bytes;
+  };
+  Result<uint64_t> Submit(
+      pb::BlobType type, Bytes plaintext, size_t piece = 0,
+      bool compress = true, std::vector<crypto::Digest256> previous = {},
+      std::shared_ptr<const Dictionary> dictionary = nullptr);
   // The IDs of a submission's blobs, in order, once a worker has hashed
   // them; each ticket is resolved once.
   std::vector<crypto::Digest256> Resolve(uint64_t ticket);
@@ -137,6 +150,7 @@ class BlobStore {
     uint64_t ticket = 0;
     bool compress = true;                     // false: known compressed media
     std::vector<crypto::Digest256> previous;  // per piece; zero or empty: none
+    std::shared_ptr<const Dictionary> dictionary;
     size_t pieces() const {
       return plaintext.empty() ? 1 : (plaintext.size() + piece - 1) / piece;
     }
@@ -168,10 +182,11 @@ class BlobStore {
   // the first to the end of the last. Deltas are decoded against their
   // bases (LoadBases).
   std::vector<Result<Bytes>> FetchSpan(const std::vector<Located>& blobs) const;
-  // The plaintexts of delta bases, read together; Corruption for a base in
-  // no index or itself a delta.
+  // The plaintexts of delta bases (or, with `dictionaries`, of zstd
+  // dictionaries), read together; Corruption for one in no index, a base
+  // that is a delta, or a dictionary that is not stored plainly.
   std::map<crypto::Digest256, Result<Bytes>> LoadBases(
-      const std::set<crypto::Digest256>& ids) const;
+      const std::set<crypto::Digest256>& ids, bool dictionaries = false) const;
   // The bases new versions of blobs `previous` are offered: each blob, or
   // its base if it is a delta (`base_of` maps one to the other), read
   // together; those that cannot be read are left out.

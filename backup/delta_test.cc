@@ -335,3 +335,168 @@ TEST_F(DeltaTest, NextVersionOfADeltaUsesItsBase) {
 
 }  // namespace
 }  // namespace chatvault::backup
+
+namespace chatvault::backup {
+namespace {
+
+// A page of message rows: sender IDs and phrases that recur across the
+// database's pages, what a dictionary learns.
+Bytes RowPage(std::mt19937_64& rng) {
+  static const char* kPhrases[] = {
+      "are you coming to the station tomorrow morning?",
+      "thanks, see you at lunch",
+      "I sent the photos from the weekend",
+      "the meeting moved to three o'clock",
+      "happy birthday! have a great day",
+      "can you call me when you are free?",
+      "running ten minutes late, sorry",
+      "did you see the news this morning?"};
+  std::string s;
+  while (s.size() < kPage) {
+    s += std::to_string(100 + rng() % 900) + "@s.whatsapp.net|" +
+         std::to_string(1700000000000 + rng() % 100000000) + "|" +
+         kPhrases[rng() % 8] + "|";
+  }
+  s.resize(kPage);
+  return ToBytes(s);
+}
+
+// Pages for training and for the tests of dictionaries.
+std::vector<Bytes> SamplePages(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Bytes> pages;
+  for (size_t i = 0; i < n; ++i) pages.push_back(RowPage(rng));
+  return pages;
+}
+
+Bytes Dictionary(const std::vector<Bytes>& pages) {
+  std::vector<ByteView> views(pages.begin(), pages.end());
+  std::optional<Bytes> d = TrainDictionary(views, 16 << 10);
+  EXPECT_TRUE(d.has_value());
+  return d ? *d : Bytes();
+}
+
+// A page compressed with a trained dictionary (codec 3) opens only with
+// that dictionary, and only when its entry names one.
+TEST_F(DeltaTest, DictionaryCompressedBlobsNeedTheirDictionary) {
+  const std::vector<Bytes> pages = SamplePages(300, 11);
+  const Bytes dict = Dictionary(pages);
+  const DeltaBase dictionary{Id(dict), dict};
+  std::mt19937_64 rng(12);
+  const Bytes page = RowPage(rng);
+  Result<SealedBlob> with =
+      SealBlob(*repo_->keys().epoch_key(0), 0, pb::BLOB_TYPE_DATA, Id(page),
+               page, kDefaultZstdLevel, true, nullptr, &dictionary);
+  Result<SealedBlob> without = Seal(page, nullptr);
+  ASSERT_TRUE(with.ok() && without.ok());
+  ASSERT_TRUE(with->dictionary.has_value());
+  EXPECT_FALSE(with->base.has_value());
+  EXPECT_LT(with->sealed.size(), without->sealed.size());
+
+  PackWriter writer(*repo_->keys().epoch_key(0), 0);
+  ASSERT_TRUE(writer.AddSealed(*with).ok());
+  Result<FinishedPack> pack = writer.Finish();
+  ASSERT_TRUE(pack.ok());
+  const pb::PackEntry& e = pack->entries[0];
+  EXPECT_EQ(e.dictionary(), std::string(AsChars(dictionary.id)));
+  const ByteView sealed = ByteView(pack->data).subspan(e.offset(), e.length());
+  const crypto::AeadKey& key = *repo_->keys().epoch_key(0);
+  Result<Bytes> got = OpenBlob(key, 0, e, sealed, dict);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, page);
+  pb::PackEntry stripped = e;
+  stripped.clear_dictionary();
+  EXPECT_EQ(OpenBlob(key, 0, stripped, sealed).status().code(),
+            StatusCode::kCorruption);
+  pb::PackEntry both = e;
+  both.set_base(std::string(AsChars(Id(pages[0]))));
+  EXPECT_EQ(OpenBlob(key, 0, both, sealed, dict).status().code(),
+            StatusCode::kCorruption);
+  pb::PackEntry as_delta = e;
+  as_delta.clear_dictionary();
+  as_delta.set_base(std::string(AsChars(dictionary.id)));
+  EXPECT_EQ(OpenBlob(key, 0, as_delta, sealed, dict).status().code(),
+            StatusCode::kCorruption);
+}
+
+// Pages compressed with a dictionary, then new versions stored as deltas
+// against them (whose bases need the dictionary in turn), all read back
+// exactly through the store.
+TEST_F(DeltaTest, DeltasAgainstDictionaryCompressedPagesReadBack) {
+  std::vector<Bytes> pages = SamplePages(64, 13);
+  auto dict = std::make_shared<BlobStore::Dictionary>();
+  dict->bytes = Dictionary(SamplePages(300, 14));
+  dict->id = Id(dict->bytes);
+  std::vector<std::vector<Bytes>> versions;
+  std::vector<std::vector<Digest256>> ids;
+  std::mt19937_64 rng(15);
+  for (int v = 0; v < 3; ++v) {
+    if (v > 0) {
+      for (int e = 0; e < 20; ++e) {
+        pages[rng() % pages.size()][500 + rng() % 3000] =
+            static_cast<std::byte>(rng());
+      }
+    }
+    Bytes file;
+    for (const Bytes& p : pages) file.insert(file.end(), p.begin(), p.end());
+    std::unique_ptr<BlobStore> store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    if (v == 0) {
+      ASSERT_TRUE(
+          store->AddFirst(pb::BLOB_TYPE_DATA, dict->id, dict->bytes).ok());
+    }
+    Result<uint64_t> ticket = store->Submit(
+        pb::BLOB_TYPE_DATA, file, kPage, true,
+        ids.empty() ? std::vector<Digest256>() : ids.back(), dict);
+    ASSERT_TRUE(ticket.ok());
+    ids.push_back(store->Resolve(*ticket));
+    ASSERT_TRUE(store->Flush().ok());
+    if (v > 0) {
+      EXPECT_GT(store->stats().delta_blobs, 0u);
+    }
+    versions.push_back(pages);
+  }
+  std::unique_ptr<BlobStore> store = OpenStore();
+  size_t with_dictionary = 0;
+  store->index().ForEach([&](const Digest256&, const BlobLocation& loc) {
+    if (!loc.entry.dictionary().empty()) ++with_dictionary;
+  });
+  EXPECT_GE(with_dictionary, 64u);
+  for (size_t v = 0; v < versions.size(); ++v) {
+    for (size_t i = 0; i < pages.size(); ++i) {
+      Result<Bytes> got = store->Read(ids[v][i]);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_EQ(*got, versions[v][i]) << v << "/" << i;
+    }
+  }
+}
+
+// A dictionary must be stored plainly: one that names a dictionary itself
+// is refused, and the blobs compressed with it do not read.
+TEST_F(DeltaTest, DictionaryThatNeedsADictionaryIsCorruption) {
+  const Bytes first = Dictionary(SamplePages(300, 16));
+  const Bytes second = Dictionary(SamplePages(300, 17));
+  const DeltaBase d1{Id(first), first}, d2{Id(second), second};
+  std::mt19937_64 rng(18);
+  const Bytes page = RowPage(rng);
+  std::vector<SealedBlob> blobs;
+  Result<SealedBlob> a = Seal(first, nullptr);
+  Result<SealedBlob> b =
+      SealBlob(*repo_->keys().epoch_key(0), 0, pb::BLOB_TYPE_DATA, d2.id,
+               second, kDefaultZstdLevel, true, nullptr, &d1);
+  Result<SealedBlob> c =
+      SealBlob(*repo_->keys().epoch_key(0), 0, pb::BLOB_TYPE_DATA, Id(page),
+               page, kDefaultZstdLevel, true, nullptr, &d2);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_TRUE(b->dictionary && c->dictionary);
+  SavePack({std::move(*a), std::move(*b), std::move(*c)});
+  std::unique_ptr<BlobStore> store = OpenStore();
+  Result<Bytes> got = store->Read(Id(page));
+  EXPECT_EQ(got.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(got.status().message().find("another dictionary"),
+            std::string::npos)
+      << got.status().ToString();
+}
+
+}  // namespace
+}  // namespace chatvault::backup

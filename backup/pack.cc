@@ -1,8 +1,10 @@
 #include "backup/pack.h"
 
+#include <zdict.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +20,52 @@ constexpr std::string_view kPackMagic = "CVP1";
 constexpr std::byte kCodecRaw{0};
 constexpr std::byte kCodecZstd{1};
 constexpr std::byte kCodecZstdDelta{2};
+constexpr std::byte kCodecZstdDictionary{3};
+
+// What a blob's entry says it is decoded with.
+enum class Reference { kNone, kBase, kDictionary };
+
+// A zstd dictionary digested for one thread's use, kept while the thread
+// keeps using the same one (a database's pages all share theirs), known by
+// the ID of the blob that holds it.
+template <typename T>
+struct DigestedDictionary {
+  std::string id;
+  int level = 0;
+  T* digested = nullptr;
+};
+
+ZSTD_DDict* CachedDDict(std::string_view id, ByteView dictionary) {
+  thread_local std::unique_ptr<DigestedDictionary<ZSTD_DDict>,
+                               void (*)(DigestedDictionary<ZSTD_DDict>*)>
+      cache(new DigestedDictionary<ZSTD_DDict>, [](auto* d) {
+        ZSTD_freeDDict(d->digested);
+        delete d;
+      });
+  if (cache->digested == nullptr || cache->id != id) {
+    ZSTD_freeDDict(cache->digested);
+    cache->id = id;
+    cache->digested = ZSTD_createDDict(dictionary.data(), dictionary.size());
+  }
+  return cache->digested;
+}
+
+ZSTD_CDict* CachedCDict(std::string_view id, ByteView dictionary, int level) {
+  thread_local std::unique_ptr<DigestedDictionary<ZSTD_CDict>,
+                               void (*)(DigestedDictionary<ZSTD_CDict>*)>
+      cache(new DigestedDictionary<ZSTD_CDict>, [](auto* d) {
+        ZSTD_freeCDict(d->digested);
+        delete d;
+      });
+  if (cache->digested == nullptr || cache->level != level || cache->id != id) {
+    ZSTD_freeCDict(cache->digested);
+    cache->id = id;
+    cache->level = level;
+    cache->digested =
+        ZSTD_createCDict(dictionary.data(), dictionary.size(), level);
+  }
+  return cache->digested;
+}
 
 // Section 5.3: the header's associated data cannot name the pack, whose ID
 // hashes the header itself, so it names 32 zero bytes.
@@ -58,21 +106,42 @@ bool WorthCompressing(ZSTD_CCtx* cctx, ByteView plaintext) {
   return !ZSTD_isError(n) && n < sizeof sample * 97 / 100;
 }
 
+// An entry's base and dictionary: each empty or another blob's ID, and not
+// both set.
+bool ValidReferences(const pb::PackEntry& e) {
+  auto valid = [&](const std::string& ref) {
+    return ref.empty() || (ref.size() == kObjectIdBytes && ref != e.id());
+  };
+  return valid(e.base()) && valid(e.dictionary()) &&
+         (e.base().empty() || e.dictionary().empty());
+}
+
 Status BadBlob(ObjectType type, std::string_view what) {
   return Status::Corruption("a " + std::string(ObjectTypeName(type)) +
                             " in a pack " + std::string(what));
 }
 
-// Decodes the codec byte and data of an authenticated blob; a delta (codec
-// 2) against `base`, which the entry named. The raw length was bounded by
-// the caller, so no branch allocates more than kMaxBlobBytes.
+// Decodes the codec byte and data of an authenticated blob: a delta (codec
+// 2) against `reference`, the base its entry named, or a frame (codec 3)
+// compressed with `reference`, the dictionary its entry named. The raw
+// length was bounded by the caller, so no branch allocates more than
+// kMaxBlobBytes.
 Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length,
-                     bool delta, ByteView base) {
+                     Reference kind, std::string_view reference_id,
+                     ByteView reference) {
   std::byte codec = body[0];
   ByteView data = body.subspan(1);
-  if ((codec == kCodecZstdDelta) != delta) {
-    return BadBlob(type, delta ? "has a base but is not stored as a delta"
-                               : "is stored as a delta but names no base");
+  if ((codec == kCodecZstdDelta) != (kind == Reference::kBase)) {
+    return BadBlob(type, kind == Reference::kBase
+                             ? "has a base but is not stored as a delta"
+                             : "is stored as a delta but names no base");
+  }
+  if ((codec == kCodecZstdDictionary) != (kind == Reference::kDictionary)) {
+    return BadBlob(type, kind == Reference::kDictionary
+                             ? "names a dictionary but is not compressed "
+                               "with one"
+                             : "is compressed with a dictionary it does not "
+                               "name");
   }
   if (codec == kCodecRaw) {
     if (data.size() != raw_length) {
@@ -80,7 +149,8 @@ Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length,
     }
     return Bytes(data.begin(), data.end());
   }
-  if (codec != kCodecZstd && codec != kCodecZstdDelta) {
+  if (codec != kCodecZstd && codec != kCodecZstdDelta &&
+      codec != kCodecZstdDictionary) {
     return BadBlob(type, "uses an unknown codec " +
                              std::to_string(std::to_integer<int>(codec)));
   }
@@ -104,20 +174,32 @@ Result<Bytes> Decode(ObjectType type, ByteView body, uint32_t raw_length,
   if (dctx == nullptr) {
     return Status::ResourceExhausted("could not allocate a zstd context");
   }
-  if (delta) {
-    // Raw content, never parsed as a zstd dictionary; used for one frame.
-    size_t r = ZSTD_DCtx_refPrefix(dctx.get(), base.data(), base.size());
-    if (ZSTD_isError(r)) {
-      return Status::ResourceExhausted(std::string("zstd: ") +
-                                       ZSTD_getErrorName(r));
+  size_t n;
+  if (kind == Reference::kDictionary) {
+    ZSTD_DDict* ddict = CachedDDict(reference_id, reference);
+    if (ddict == nullptr) {
+      return BadBlob(type, "names a dictionary zstd cannot load");
     }
+    n = ZSTD_decompress_usingDDict(dctx.get(), out.data(), out.size(),
+                                   data.data(), data.size(), ddict);
+  } else {
+    if (kind == Reference::kBase) {
+      // Raw content, never parsed as a zstd dictionary; used for one frame.
+      size_t r =
+          ZSTD_DCtx_refPrefix(dctx.get(), reference.data(), reference.size());
+      if (ZSTD_isError(r)) {
+        return Status::ResourceExhausted(std::string("zstd: ") +
+                                         ZSTD_getErrorName(r));
+      }
+    }
+    n = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), data.data(),
+                            data.size());
   }
-  size_t n = ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(),
-                                 data.data(), data.size());
   if (ZSTD_isError(n) || n != raw_length) {
-    if (delta) ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_and_parameters);
-    return BadBlob(type, delta ? "does not decompress against its base"
-                               : "does not decompress");
+    ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_and_parameters);
+    return BadBlob(type, kind == Reference::kBase
+                             ? "does not decompress against its base"
+                             : "does not decompress");
   }
   return out;
 }
@@ -173,7 +255,8 @@ PackWriter& PackWriter::operator=(PackWriter&&) noexcept = default;
 Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                             pb::BlobType type, const crypto::Digest256& id,
                             ByteView plaintext, int zstd_level, bool compress,
-                            const DeltaBase* base) {
+                            const DeltaBase* base,
+                            const DeltaBase* dictionary) {
   ObjectType ad_type;
   if (!BlobObjectType(type, &ad_type)) {
     return Status::InvalidArgument("a pack holds only data and tree blobs");
@@ -184,8 +267,10 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
                                    " bytes is larger than a pack allows (" +
                                    std::to_string(kMaxBlobBytes) + ")");
   }
-  if (base != nullptr && base->id == id) {
-    return Status::InvalidArgument("a blob cannot be a delta against itself");
+  if ((base != nullptr && base->id == id) ||
+      (dictionary != nullptr && dictionary->id == id)) {
+    return Status::InvalidArgument(
+        "a blob cannot be a delta against itself or its own dictionary");
   }
   // One compression context per thread, reused across blobs.
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(
@@ -214,8 +299,18 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
   if (compress && !delta_wins_outright &&
       WorthCompressing(cctx.get(), plaintext)) {
     body.resize(1 + ZSTD_compressBound(plaintext.size()));
-    n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
-                          plaintext.data(), plaintext.size(), zstd_level);
+    if (dictionary != nullptr) {
+      ZSTD_CDict* cdict = CachedCDict(AsChars(dictionary->id),
+                                      dictionary->plaintext, zstd_level);
+      if (cdict == nullptr) {
+        return Status::IOError("zstd cannot load the dictionary");
+      }
+      n = ZSTD_compress_usingCDict(cctx.get(), body.data() + 1, body.size() - 1,
+                                   plaintext.data(), plaintext.size(), cdict);
+    } else {
+      n = ZSTD_compressCCtx(cctx.get(), body.data() + 1, body.size() - 1,
+                            plaintext.data(), plaintext.size(), zstd_level);
+    }
     if (ZSTD_isError(n)) {
       return Status::IOError(std::string("zstd compression failed: ") +
                              ZSTD_getErrorName(n));
@@ -233,7 +328,8 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
   if (blob.base) {
     // The delta is in `body` already.
   } else if (n < plaintext.size()) {
-    body[0] = kCodecZstd;
+    body[0] = dictionary != nullptr ? kCodecZstdDictionary : kCodecZstd;
+    if (dictionary != nullptr) blob.dictionary = dictionary->id;
     body.resize(1 + n);
   } else {
     // Already-compressed media: storing it as is is smaller and cheaper.
@@ -248,6 +344,23 @@ Result<SealedBlob> SealBlob(const crypto::AeadKey& key, uint32_t epoch,
   blob.raw_length = static_cast<uint32_t>(plaintext.size());
   blob.sealed = crypto::AeadSeal(key, body, AssociatedData(ad_type, id, epoch));
   return blob;
+}
+
+std::optional<Bytes> TrainDictionary(const std::vector<ByteView>& samples,
+                                     size_t capacity) {
+  Bytes joined;
+  std::vector<size_t> sizes;
+  for (ByteView s : samples) {
+    joined.insert(joined.end(), s.begin(), s.end());
+    sizes.push_back(s.size());
+  }
+  Bytes dictionary(capacity);
+  const size_t n =
+      ZDICT_trainFromBuffer(dictionary.data(), dictionary.size(), joined.data(),
+                            sizes.data(), static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) return std::nullopt;
+  dictionary.resize(n);
+  return dictionary;
 }
 
 Status PackWriter::Add(pb::BlobType type, const crypto::Digest256& id,
@@ -279,6 +392,9 @@ Status PackWriter::AddSealed(SealedBlob blob) {
   entry.set_length(static_cast<uint32_t>(blob.sealed.size()));
   entry.set_raw_length(blob.raw_length);
   if (blob.base) entry.set_base(std::string(AsChars(*blob.base)));
+  if (blob.dictionary) {
+    entry.set_dictionary(std::string(AsChars(*blob.dictionary)));
+  }
   data_.insert(data_.end(), blob.sealed.begin(), blob.sealed.end());
   ids_.insert(blob.id);
   return Status::OK();
@@ -373,9 +489,7 @@ Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
     if (e.id().size() != kObjectIdBytes ||
         !BlobObjectType(e.type(), &ignored) ||
         e.length() < kMinSealedBlobBytes || end > trailer.header_offset ||
-        e.raw_length() > kMaxBlobBytes ||
-        (!e.base().empty() &&
-         (e.base().size() != kObjectIdBytes || e.base() == e.id()))) {
+        e.raw_length() > kMaxBlobBytes || !ValidReferences(e)) {
       return Status::Corruption("the pack header lists an invalid blob entry");
     }
   }
@@ -384,7 +498,7 @@ Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
 
 Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                        const pb::PackEntry& entry, ByteView sealed_blob,
-                       ByteView base_plaintext) {
+                       ByteView reference) {
   ObjectType type;
   if (!BlobObjectType(entry.type(), &type) ||
       entry.id().size() != kObjectIdBytes ||
@@ -408,8 +522,11 @@ Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                    "failed authentication: it was damaged, tampered with or "
                    "moved, or it belongs to another epoch");
   }
-  return Decode(type, *body, entry.raw_length(), !entry.base().empty(),
-                base_plaintext);
+  const Reference kind = !entry.base().empty()         ? Reference::kBase
+                         : !entry.dictionary().empty() ? Reference::kDictionary
+                                                       : Reference::kNone;
+  return Decode(type, *body, entry.raw_length(), kind, entry.dictionary(),
+                reference);
 }
 
 }  // namespace chatvault::backup

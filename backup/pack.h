@@ -10,10 +10,13 @@
 // codec 0 stores the plaintext as is, codec 1 a zstd frame of it; zstd is
 // used only when it shrinks the blob. codec 2 is a zstd frame compressed
 // with another blob's plaintext as its prefix (a delta): the entry names
-// that base blob, which is always stored whole (codec 0 or 1), so a delta
-// is decoded with at most one more blob. Each blob is authenticated on its own,
-// so one blob can be read with a ranged read given its PackEntry (from the
-// pack's header or from an index) and the pack's epoch.
+// that base blob, which is never a delta itself, so a delta is decoded
+// with at most one more blob (and that blob's dictionary). codec 3 is a zstd
+// frame compressed with a zstd dictionary, the plaintext of the blob the
+// entry names as `dictionary`, which is stored plainly (codec 0 or 1). Each
+// blob is authenticated on its own, so one blob can be read with a ranged read
+// given its PackEntry (from the pack's header or from an index) and the pack's
+// epoch.
 //
 // A pack's ID is the unkeyed BLAKE2b-256 of its bytes, so anyone can check a
 // pack against its name without keys. Blob IDs are keyed (BlobId).
@@ -62,7 +65,8 @@ struct SealedBlob {
   crypto::Digest256 id{};
   Bytes sealed;
   uint32_t raw_length = 0;
-  std::optional<crypto::Digest256> base;  // set for a delta (codec 2)
+  std::optional<crypto::Digest256> base;        // a delta (codec 2)
+  std::optional<crypto::Digest256> dictionary;  // codec 3
 };
 
 // A delta is kept only if it is at most this fraction of the blob
@@ -70,10 +74,12 @@ struct SealedBlob {
 // base of the next versions (docs/benchmarks.md, "Page deltas").
 inline constexpr double kMaxDeltaRatio = 0.5;
 
-// A blob's previous version, offered to SealBlob as a delta base.
+// A blob's previous version, offered to SealBlob as a delta base, or a
+// zstd dictionary to compress with: a blob of the repository and its
+// plaintext.
 struct DeltaBase {
   crypto::Digest256 id{};
-  ByteView plaintext;  // stored whole in the repository
+  ByteView plaintext;
 };
 
 // Compresses and seals one blob: the expensive half of PackWriter::Add, so
@@ -81,16 +87,22 @@ struct DeltaBase {
 // With `compress` false the blob is stored as is (known compressed media).
 // With a `base`, the blob is also compressed as a delta against it, and
 // stored as one when that is at most kMaxDeltaRatio of its size compressed
-// alone. InvalidArgument for another blob type, a plaintext over
-// kMaxBlobBytes, or a base that is the blob itself; IOError or
-// ResourceExhausted if zstd fails.
-[[nodiscard]] Result<SealedBlob> SealBlob(const crypto::AeadKey& key,
-                                          uint32_t epoch, pb::BlobType type,
-                                          const crypto::Digest256& id,
-                                          ByteView plaintext,
-                                          int zstd_level = kDefaultZstdLevel,
-                                          bool compress = true,
-                                          const DeltaBase* base = nullptr);
+// alone. With a `dictionary` (a zstd dictionary), a blob not stored as a
+// delta is compressed with it. InvalidArgument for another blob type, a
+// plaintext over kMaxBlobBytes, or a base or dictionary that is the blob
+// itself; IOError or ResourceExhausted if zstd fails (or refuses the
+// dictionary).
+[[nodiscard]] Result<SealedBlob> SealBlob(
+    const crypto::AeadKey& key, uint32_t epoch, pb::BlobType type,
+    const crypto::Digest256& id, ByteView plaintext,
+    int zstd_level = kDefaultZstdLevel, bool compress = true,
+    const DeltaBase* base = nullptr, const DeltaBase* dictionary = nullptr);
+
+// Trains a zstd dictionary of at most `capacity` bytes on `samples` (each a
+// blob's plaintext, e.g. database pages); nullopt if zstd cannot (too few
+// or too uniform samples).
+std::optional<Bytes> TrainDictionary(const std::vector<ByteView>& samples,
+                                     size_t capacity);
 
 struct FinishedPack {
   crypto::Digest256 id;  // unkeyed BLAKE2b-256 of `data`
@@ -173,7 +185,8 @@ struct PackTrailer {
 // trailer names (the caller reads it with ReadPackTrailer first). Checks
 // every entry: a 32-byte ID, a known blob type, a sealed length of at least
 // kMinSealedBlobBytes lying entirely within the blob area, a raw length
-// of at most kMaxBlobBytes, and a base that is empty or another 32-byte ID.
+// of at most kMaxBlobBytes, and a base and a dictionary that are each empty
+// or another blob's 32-byte ID, not both set.
 // Returns the entries, or Corruption on any failure (truncation, damage,
 // tampering, another epoch or key).
 [[nodiscard]] Result<std::vector<pb::PackEntry>> ReadPackHeader(
@@ -188,15 +201,18 @@ struct PackTrailer {
 // key), the codec is unknown, or the data does not decode to raw_length
 // bytes; a zstd frame that claims more than raw_length (or kMaxBlobBytes)
 // is refused before decompressing. A delta (an entry with a base) is
-// decoded against `base_plaintext`, the plaintext of blob `entry.base()`,
-// which the caller has read and checked; the codec must agree with the
-// entry (a delta codec without a base, or a base on another codec, is
-// Corruption). Checking the plaintext against the blob ID is the caller's
-// job, since it needs the blob-ID key.
+// decoded against `reference`, the plaintext of blob `entry.base()`, and a
+// blob with a dictionary with `reference` as that dictionary (the plaintext
+// of blob `entry.dictionary()`); the caller has read and checked it (a
+// thread keeps the last dictionary it used, known by its blob ID). The
+// codec must agree with the entry (a delta or dictionary codec without its
+// reference, or a reference on another codec, is Corruption). Checking the
+// plaintext against the blob ID is the caller's job, since it needs the
+// blob-ID key.
 [[nodiscard]] Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                                      const pb::PackEntry& entry,
                                      ByteView sealed_blob,
-                                     ByteView base_plaintext = {});
+                                     ByteView reference = {});
 
 }  // namespace chatvault::backup
 

@@ -507,7 +507,8 @@ TEST_F(SqliteCaptureTest, OnlyDbThenSkipExistingKeepsTheUsedDatabase) {
 // pages an update touched as deltas against the parent snapshot's, and
 // every snapshot restores to exactly the bytes the database had.
 TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
-  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/false, 2000);
+  const std::string db_path = MakeAppDb("msgstore.db", /*wal=*/false, 6000);
+  ASSERT_GE(fs::file_size(db_path), 256u * 4096);  // a dictionary's worth
   Repository* repo = NewRepo();
   ASSERT_NE(repo, nullptr);
   std::vector<std::string> copies, snapshots;
@@ -516,7 +517,7 @@ TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
     if (v > 0) {
       Db app(db_path);
       for (int i = 0; i < 20; ++i) {
-        ASSERT_EQ(Commit(app, 2000 + v * 20 + i), SQLITE_OK);
+        ASSERT_EQ(Commit(app, 6000 + v * 20 + i), SQLITE_OK);
       }
       // Scattered small updates, as read receipts and status changes make.
       ASSERT_EQ(app.Exec("UPDATE message SET chat = chat + 100 WHERE id % 41 "
@@ -534,6 +535,20 @@ TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
     deltas += r->delta_blobs;
     snapshots.push_back(r->snapshot_id);
   }
+  // The database is large enough for a dictionary: trained once, named by
+  // every snapshot's node.
+  std::set<std::string> dictionaries;
+  for (const std::string& id : snapshots) {
+    ASSERT_TRUE(
+        ListSnapshot(repo, id, [&](const std::string& path, const pb::Node& n) {
+          if (path == db_path) {
+            dictionaries.insert(n.sqlite_dictionary());
+          }
+          return Status::OK();
+        }).ok());
+  }
+  ASSERT_EQ(dictionaries.size(), 1u);
+  EXPECT_EQ(dictionaries.begin()->size(), crypto::kDigest256Bytes);
   for (size_t v = 0; v < snapshots.size(); ++v) {
     RestoreOptions ro;
     ro.target = dir_ + "/restore" + std::to_string(v);
