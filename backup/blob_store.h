@@ -176,12 +176,14 @@ class BlobStore {
                       const BlobLocation& loc) const;
   // Loads and authenticates blobs in any packs and order, with one range
   // read for each run of blobs close together in a pack; a result for each,
-  // in order.
-  std::vector<Result<Bytes>> FetchMany(const std::vector<Located>& blobs) const;
+  // in order. With `check_ids`, each plaintext is checked against its ID.
+  std::vector<Result<Bytes>> FetchMany(const std::vector<Located>& blobs,
+                                       bool check_ids = true) const;
   // The same for blobs of one pack sorted by offset: one range read from
   // the first to the end of the last. Deltas are decoded against their
   // bases (LoadBases).
-  std::vector<Result<Bytes>> FetchSpan(const std::vector<Located>& blobs) const;
+  std::vector<Result<Bytes>> FetchSpan(const std::vector<Located>& blobs,
+                                       bool check_ids = true) const;
   // The plaintexts of delta bases (or, with `dictionaries`, of zstd
   // dictionaries), read together; Corruption for one in no index, a base
   // that is a delta, or a dictionary that is not stored plainly.
