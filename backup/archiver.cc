@@ -58,12 +58,13 @@ std::string Absolute(const std::string& path) {
 class Archiver {
  public:
   Archiver(Repository* repo, BlobStore* store, FileCache* cache,
-           const Chunker& chunker, const BackupOptions& options,
-           const ProgressFn& progress)
+           const Chunker& chunker, const Chunker& media_chunker,
+           const BackupOptions& options, const ProgressFn& progress)
       : repo_(repo),
         store_(store),
         cache_(cache),
         chunker_(chunker),
+        media_chunker_(media_chunker),
         options_(options),
         progress_(progress) {}
 
@@ -378,12 +379,16 @@ class Archiver {
         }
       }
     }
+    // Compressed media are cut into larger chunks: they are never edited
+    // in place, so smaller chunks would only mean more blobs.
+    const Chunker& chunker = compress ? chunker_ : media_chunker_;
     // Content-defined chunks need up to `max` bytes ahead, page batches one
-    // batch. One buffer for all files, never zero-filled: `filled` bytes of
-    // it hold data.
+    // batch. One buffer for all files (sized for the largest window),
+    // never zero-filled: `filled` bytes of it hold data.
     const size_t window =
-        std::max<size_t>(chunker_.params().max_size, kPageBatchBytes);
-    const size_t ahead = fixed ? kPageBatchBytes : chunker_.params().max_size;
+        std::max<size_t>({chunker_.params().max_size,
+                          media_chunker_.params().max_size, kPageBatchBytes});
+    const size_t ahead = fixed ? kPageBatchBytes : chunker.params().max_size;
     if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(2 * window);
     std::vector<uint64_t> tickets;
     // Every submitted chunk is resolved, even when reading fails halfway.
@@ -430,7 +435,7 @@ class Archiver {
                 ? rest
                 : std::min(rest, kPageBatchBytes) / fixed * fixed;
         Chunker::Cut cut = fixed ? Chunker::Cut{batch, 0}
-                                 : chunker_.FindCut(data.subspan(offset));
+                                 : chunker.FindCut(data.subspan(offset));
         ByteView chunk = data.subspan(offset, cut.length);
         // Each piece's previous version: the parent's blob at its offset.
         std::vector<crypto::Digest256> previous;
@@ -534,6 +539,7 @@ class Archiver {
   FileCache* cache_;
   uint64_t files_unchanged_ = 0;
   const Chunker& chunker_;
+  const Chunker& media_chunker_;
   const BackupOptions& options_;
   const ProgressFn& progress_;
   BackupProgress progress_state_;
@@ -548,6 +554,22 @@ class Archiver {
                            kMaxSqlitePagesPerBlob);
   std::vector<std::string> warnings_;
 };
+
+// The chunk sizes for files that start like compressed media: four times
+// the repository's minimum and average, twice its maximum (at least the
+// new average), at most kMaxBlobBytes. Derived from the config alone, so
+// every device cuts the same media the same way.
+ChunkerParams MediaChunkerParams(const ChunkerParams& p) {
+  const uint64_t cap = kMaxBlobBytes;
+  ChunkerParams m = p;
+  m.min_size =
+      static_cast<uint32_t>(std::min<uint64_t>(4ull * p.min_size, cap));
+  m.avg_size =
+      static_cast<uint32_t>(std::min<uint64_t>(4ull * p.avg_size, cap));
+  m.max_size = static_cast<uint32_t>(std::min<uint64_t>(
+      std::max<uint64_t>(2ull * p.max_size, m.avg_size), cap));
+  return m;
+}
 
 // The directories leading to the backed-up paths, with the paths' own
 // nodes at their ends: "/home/u/chats" becomes home -> u -> chats.
@@ -660,10 +682,11 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
 
   const pb::ChunkerConfig& cc = repo->config().chunker();
   ASSIGN_OR_RETURN(GearTable gear, GearTable::FromKey(repo->keys().gear_key()));
-  ASSIGN_OR_RETURN(Chunker chunker,
-                   Chunker::Create({cc.min_size(), cc.avg_size(), cc.max_size(),
-                                    static_cast<int>(cc.normalization())},
-                                   gear));
+  const ChunkerParams params{cc.min_size(), cc.avg_size(), cc.max_size(),
+                             static_cast<int>(cc.normalization())};
+  ASSIGN_OR_RETURN(Chunker chunker, Chunker::Create(params, gear));
+  ASSIGN_OR_RETURN(Chunker media_chunker,
+                   Chunker::Create(MediaChunkerParams(params), gear));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    BlobStore::Open(repo, options.cache_dir));
   std::vector<std::string> warnings;
@@ -694,7 +717,8 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
     parent_root.set_type(pb::NODE_TYPE_DIR);
     parent_root.set_subtree(parent.tree());
   }
-  Archiver archiver(repo, store.get(), cache.get(), chunker, options, progress);
+  Archiver archiver(repo, store.get(), cache.get(), chunker, media_chunker,
+                    options, progress);
   ASSIGN_OR_RETURN(
       crypto::Digest256 root_tree,
       SaveVirtual(archiver, root, parent_id.empty() ? nullptr : &parent_root));

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <string>
 
 #include "backup/archiver.h"
@@ -99,6 +101,55 @@ TEST(MediaTest, BackupStoresMediaAsTheyAre) {
   ASSERT_TRUE(Restore(repo->get(), photo->snapshot_id, ro).ok());
   std::ifstream f(ro.target + dir + "/src/photo.jpg", std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), jpeg);
+  fs::remove_all(dir);
+}
+
+// Media are cut into chunks four times larger on average (never above
+// twice the repository's maximum), and still restore exactly.
+TEST(MediaTest, MediaAreCutIntoLargerChunks) {
+  char tmpl[] = "/tmp/chatvault-media-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::mt19937_64 rng(5);
+  std::string noise(2 << 20, '\0');
+  for (char& c : noise) c = static_cast<char>(rng());
+  std::string video = noise, other = noise;
+  video.replace(0, 12,
+                std::string("\0\0\0\x20"
+                            "ftypisom",
+                            12));
+  other.replace(0, 12, "not media at");
+  fs::create_directories(dir + "/src");
+  std::ofstream(dir + "/src/clip.mp4", std::ios::binary) << video;
+  std::ofstream(dir + "/src/blob.bin", std::ios::binary) << other;
+
+  storage::MemBackend backend;
+  Result<std::unique_ptr<Repository>> repo = Repository::Init(
+      &backend, AsBytes("pw"), crypto::RecoveryCode::Generate(),
+      testing::FastInit({4096, 16384, 65536, 1}));
+  ASSERT_TRUE(repo.ok());
+  BackupOptions o;
+  o.paths = {dir + "/src"};
+  Result<BackupResult> r = Backup(repo->get(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::map<std::string, int> chunks;
+  ASSERT_TRUE(ListSnapshot(repo->get(), r->snapshot_id,
+                           [&](const std::string& path, const pb::Node& n) {
+                             chunks[fs::path(path).filename()] =
+                                 n.content_size();
+                             return Status::OK();
+                           })
+                  .ok());
+  // 2 MiB at 16 KiB and at 64 KiB on average.
+  EXPECT_GT(chunks["blob.bin"], 80);
+  EXPECT_LT(chunks["clip.mp4"], 50);
+  EXPECT_GE(chunks["clip.mp4"], 2 * 1024 / 128);  // at most 128 KiB each
+
+  RestoreOptions ro;
+  ro.target = dir + "/restore";
+  ASSERT_TRUE(Restore(repo->get(), r->snapshot_id, ro).ok());
+  std::ifstream f(ro.target + dir + "/src/clip.mp4", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), video);
   fs::remove_all(dir);
 }
 
