@@ -7,6 +7,10 @@
 # Prints Markdown.
 #   bench/sweep.sh --chunk-size RUNS 64K 128K 256K 512K 1M 2M 4M
 #   bench/sweep.sh --sqlite-pages RUNS 1 2 4 8
+#   bench/sweep.sh --day-host RUNS bench other
+# --day-host is not an init option: the initial backup is made as host
+# "bench" and the day's backup as the host given, so "bench" finds its
+# parent snapshot (and stores changed pages as deltas) and "other" does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 option=$1
@@ -25,11 +29,15 @@ for size in "${sizes[@]}"; do
   for ((r = 1; r <= runs; r++)); do
     rm -rf "$work/store" "$work/repo" "$work/cache" "$work/code"
     cp -a "$work/base" "$work/store"
-    "$cv" -q -r "$work/repo" init "$option" "$size" --recovery-code-file "$work/code"
-    t0=$(seconds "$cv" -q -r "$work/repo" backup "$work/store")
+    init=("$option" "$size") first=() day=()
+    if [[ "$option" == --day-host ]]; then
+      init=() first=(--host bench) day=(--host "$size")
+    fi
+    "$cv" -q -r "$work/repo" init "${init[@]}" --recovery-code-file "$work/code"
+    t0=$(seconds "$cv" -q -r "$work/repo" backup "${first[@]}" "$work/store")
     s0=$(du -sb "$work/repo" | cut -f1)
     python3 bench/chatstore.py day "$work/store" --corpus "$corpus" --media "${media[@]}" --day 1
-    t1=$(seconds "$cv" -q -r "$work/repo" backup "$work/store")
+    t1=$(seconds "$cv" -q -r "$work/repo" backup "${day[@]}" "$work/store")
     s1=$(du -sb "$work/repo" | cut -f1)
     blobs=$("$cv" -q -r "$work/repo" --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["blobs"])')
     echo "$size $t0 $t1 $s0 $s1 $blobs" >>"$work/results"
