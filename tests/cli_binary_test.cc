@@ -16,6 +16,11 @@
 
 namespace {
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
 struct Output {
   int exit_code = -1;
   std::string text;  // stdout and stderr
@@ -142,6 +147,21 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
   Output unknown =
       RunChatvault(repo() + " restore ffffffff --target " + dir_ + "/x", env);
   EXPECT_EQ(unknown.exit_code, 10) << unknown.text;
+  // --skip-existing checks what is there and keeps what differs.
+  std::ofstream(dir_ + "/out" + dir_ + "/chats/Media/a.jpg") << "edit";
+  Output skip = RunChatvault(
+      repo() + " restore latest --skip-existing --target " + dir_ + "/out",
+      env);
+  EXPECT_EQ(skip.exit_code, 0) << skip.text;
+  EXPECT_NE(skip.text.find("1 already there and verified"), std::string::npos)
+      << skip.text;
+  EXPECT_NE(skip.text.find("1 kept as they are"), std::string::npos)
+      << skip.text;
+  EXPECT_EQ(ReadFile(dir_ + "/out" + dir_ + "/chats/Media/a.jpg"), "edit");
+  Output both = RunChatvault(repo() + " restore latest --skip-existing " +
+                                 "--overwrite --target " + dir_ + "/out",
+                             env);
+  EXPECT_EQ(both.exit_code, 2) << both.text;
 }
 
 std::string ReadAll(const std::string& path) {
