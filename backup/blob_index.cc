@@ -153,7 +153,8 @@ std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
 }
 
 Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
-    Repository* repo, const std::string& cache_dir) {
+    Repository* repo, const std::string& cache_dir,
+    std::map<std::string, Status>* damaged) {
   auto index = std::unique_ptr<BlobIndex>(new BlobIndex());
   std::set<std::string> listed;
   RETURN_IF_ERROR(
@@ -200,7 +201,12 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
   for (const std::string& id : listed) {
     if (merged.contains(id)) continue;
     pb::Index object;
-    RETURN_IF_ERROR(repo->LoadObject(ObjectType::kIndex, "index", id, &object));
+    Status s = repo->LoadObject(ObjectType::kIndex, "index", id, &object);
+    if (!s.ok() && damaged != nullptr) {
+      damaged->emplace(id, s);
+      continue;
+    }
+    RETURN_IF_ERROR(s);
     index->Add(id, object);
     ++index->indexes_loaded_;
   }

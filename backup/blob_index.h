@@ -42,8 +42,11 @@ class BlobIndex {
   // Reads the repository's index objects (only those the cache lacks).
   // Corruption names an index object that fails to authenticate. An empty
   // `cache_dir` keeps the index in memory.
-  static Result<std::unique_ptr<BlobIndex>> Open(Repository* repo,
-                                                 const std::string& cache_dir);
+  // With `damaged`, an index object that cannot be read is recorded there
+  // (by name, with the error) and skipped instead (`check`).
+  static Result<std::unique_ptr<BlobIndex>> Open(
+      Repository* repo, const std::string& cache_dir,
+      std::map<std::string, Status>* damaged = nullptr);
   ~BlobIndex();
 
   std::optional<BlobLocation> Find(const crypto::Digest256& id) const;

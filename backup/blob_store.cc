@@ -219,9 +219,10 @@ Status BlobStore::Drain(bool all) {
 }
 
 Result<std::unique_ptr<BlobStore>> BlobStore::Open(
-    Repository* repo, const std::string& cache_dir) {
+    Repository* repo, const std::string& cache_dir,
+    std::map<std::string, Status>* damaged) {
   auto store = std::unique_ptr<BlobStore>(new BlobStore(repo));
-  ASSIGN_OR_RETURN(store->index_, BlobIndex::Open(repo, cache_dir));
+  ASSIGN_OR_RETURN(store->index_, BlobIndex::Open(repo, cache_dir, damaged));
   return store;
 }
 

@@ -59,8 +59,11 @@ class BlobStore {
   // Reads the repository's indexes (through the index cache below
   // `cache_dir`, if not empty; see blob_index.h). Corruption names the index
   // that fails to authenticate.
+  // With `damaged`, index objects that cannot be read are skipped and
+  // recorded there (see BlobIndex::Open).
   static Result<std::unique_ptr<BlobStore>> Open(
-      Repository* repo, const std::string& cache_dir = "");
+      Repository* repo, const std::string& cache_dir = "",
+      std::map<std::string, Status>* damaged = nullptr);
   // Stops the workers; blobs not flushed are dropped.
   ~BlobStore();
 

@@ -59,6 +59,7 @@ int Run(int argc, char** argv) {
   AddSnapshotsCommand(app, ctx, exit_code);
   AddRestoreCommand(app, ctx, exit_code);
   AddLsStatsCommands(app, ctx, exit_code);
+  AddCheckCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -22,18 +22,6 @@ struct BackupArgs {
   bool no_cache = false;
 };
 
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
-
 // Total size of the regular files below `paths`, for the ETA; a quick stat
 // walk, errors ignored (the backup reports them).
 uint64_t EstimateBytes(const std::vector<std::string>& paths) {

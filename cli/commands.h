@@ -15,6 +15,7 @@ void AddSnapshotsCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddRestoreCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddLsStatsCommands(CLI::App& app, Context& ctx, int& exit_code);
+void AddCheckCommand(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace chatvault::cli
 

@@ -1,5 +1,6 @@
 #include "cli/context.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "backup/file_cache.h"
@@ -59,6 +60,18 @@ Result<std::unique_ptr<backup::Repository>> Context::OpenRepository() {
 int Fail(const Status& status) {
   std::cerr << "chatvault: " << status.message() << "\n";
   return ExitCodeFor(status);
+}
+
+std::string HumanBytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
 }
 
 }  // namespace chatvault::cli

@@ -59,6 +59,9 @@ class Context {
 // code.
 int Fail(const Status& status);
 
+// "512 B", "1.5 MiB": a byte count for people.
+std::string HumanBytes(double bytes);
+
 }  // namespace chatvault::cli
 
 #endif  // CHATVAULT_CLI_CONTEXT_H_

@@ -162,6 +162,30 @@ TEST_F(CliRepoTest, BackupLsStatsRestore) {
                                  "--overwrite --target " + dir_ + "/out",
                              env);
   EXPECT_EQ(both.exit_code, 2) << both.text;
+
+  // check: sound, then one flipped byte in a pack is exit 13, named.
+  Output check = RunChatvault(repo() + " check --read-data", env);
+  EXPECT_EQ(check.exit_code, 0) << check.text;
+  EXPECT_NE(check.text.find("no problems found"), std::string::npos)
+      << check.text;
+  std::string pack;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(dir_ + "/repo/data")) {
+    if (e.is_regular_file()) pack = e.path().string();
+  }
+  ASSERT_FALSE(pack.empty());
+  {
+    std::fstream f(pack, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('\x5a');
+  }
+  Output damaged = RunChatvault(repo() + " check --read-data", env);
+  EXPECT_EQ(damaged.exit_code, 13) << damaged.text;
+  const std::string name = std::filesystem::path(pack).filename().string();
+  EXPECT_NE(damaged.text.find("pack " + name.substr(0, 16)), std::string::npos)
+      << damaged.text;
+  Output subset = RunChatvault(repo() + " check --read-data-subset 0%", env);
+  EXPECT_EQ(subset.exit_code, 2) << subset.text;
 }
 
 std::string ReadAll(const std::string& path) {
