@@ -60,6 +60,7 @@ int Run(int argc, char** argv) {
   AddRestoreCommand(app, ctx, exit_code);
   AddLsStatsCommands(app, ctx, exit_code);
   AddCheckCommand(app, ctx, exit_code);
+  AddForgetCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -16,6 +16,7 @@ void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddRestoreCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddLsStatsCommands(CLI::App& app, Context& ctx, int& exit_code);
 void AddCheckCommand(CLI::App& app, Context& ctx, int& exit_code);
+void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace chatvault::cli
 

@@ -245,6 +245,40 @@ TEST_F(CliRepoTest, UnreadableSourceFileGivesExitCode3AndAPartialSnapshot) {
   EXPECT_FALSE(std::filesystem::exists(out + "/locked.db"));
 }
 
+// forget: a dry run changes nothing; a policy removes what it does not keep
+// and says why it keeps the rest; no policy at all is refused.
+TEST_F(CliRepoTest, ForgetKeepsWhatThePolicySays) {
+  const std::string env =
+      "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
+  ASSERT_EQ(RunChatvault(repo() + " init", env).exit_code, 0);
+  std::filesystem::create_directories(dir_ + "/chats");
+  for (int i = 0; i < 3; ++i) {
+    std::ofstream(dir_ + "/chats/log.txt") << "day " << i;
+    ASSERT_EQ(
+        RunChatvault(repo() + " backup " + dir_ + "/chats", env).exit_code, 0);
+  }
+  Output none = RunChatvault(repo() + " forget", env);
+  EXPECT_EQ(none.exit_code, 2) << none.text;
+  Output dry = RunChatvault(repo() + " forget --keep-last 1 --dry-run", env);
+  EXPECT_EQ(dry.exit_code, 0) << dry.text;
+  EXPECT_NE(dry.text.find("2 snapshots would be forgotten"), std::string::npos)
+      << dry.text;
+  EXPECT_NE(RunChatvault(repo() + " snapshots", env).text.find("3 snapshots"),
+            std::string::npos);
+  Output forget = RunChatvault(repo() + " forget --keep-last 1", env);
+  EXPECT_EQ(forget.exit_code, 0) << forget.text;
+  EXPECT_NE(forget.text.find("(last 1)"), std::string::npos) << forget.text;
+  EXPECT_NE(forget.text.find("2 snapshots forgotten"), std::string::npos)
+      << forget.text;
+  EXPECT_NE(RunChatvault(repo() + " snapshots", env).text.find("1 snapshot\n"),
+            std::string::npos);
+  EXPECT_EQ(RunChatvault(repo() + " check", env).exit_code, 0);
+  Output restore =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
+  ASSERT_EQ(restore.exit_code, 0) << restore.text;
+  EXPECT_EQ(ReadFile(dir_ + "/out" + dir_ + "/chats/log.txt"), "day 2");
+}
+
 TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {
   ASSERT_EQ(
       RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one").exit_code, 0);
