@@ -26,13 +26,38 @@ Status NoRepository(const storage::Backend& backend) {
                           "; create one with `chatvault init`");
 }
 
-Status SaveKeyObject(storage::Backend* backend, const pb::KeyObject& object) {
+// The name of `object` in the repository: "keys/<holder id>".
+Result<std::string> KeyObjectName(const pb::KeyObject& object) {
   Result<crypto::BoxPublicKey> pk =
       crypto::BoxPublicKey::FromBytes(AsBytes(object.holder_public_key()));
   RETURN_IF_ERROR(pk.status());
-  return backend->Save(kKeysDir + HolderId(*pk),
-                       AsBytes(object.SerializeAsString()),
+  return kKeysDir + HolderId(*pk);
+}
+
+Status SaveKeyObject(storage::Backend* backend, const pb::KeyObject& object) {
+  ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
+  return backend->Save(name, AsBytes(object.SerializeAsString()),
                        storage::SaveMode::kCreateIfAbsent);
+}
+
+// Every key object that parses, by name; damaged ones are left out (they
+// open nothing, and check-like tools report them).
+Result<std::map<std::string, pb::KeyObject>> LoadKeyObjects(
+    storage::Backend* backend) {
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(backend->List(kKeysDir, [&](const storage::ObjectInfo& info) {
+    names.push_back(info.name);
+    return Status::OK();
+  }));
+  std::map<std::string, pb::KeyObject> out;
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(Bytes data, backend->Load(name, 0, storage::kToEnd));
+    pb::KeyObject object;
+    if (object.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      out.emplace(name, std::move(object));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -152,6 +177,8 @@ Result<std::unique_ptr<Repository>> Repository::Open(
     auto repo =
         std::unique_ptr<Repository>(new Repository(backend, std::move(*keys)));
     RETURN_IF_ERROR(repo->LoadConfig());
+    repo->opened_name_ = name;
+    repo->opened_kind_ = kind;
     return repo;
   }
   return skipped.ok() ? last : skipped;
@@ -215,6 +242,71 @@ Result<std::unique_ptr<Repository>> Repository::OpenWithRecoveryCode(
     storage::Backend* backend, const crypto::RecoveryCode& code) {
   return Open(backend, pb::HOLDER_KIND_RECOVERY_CODE,
               [&](const pb::KeyObject&) { return RecoveryHolderKey(code); });
+}
+
+Result<std::vector<Repository::Holder>> Repository::ListHolders() const {
+  ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
+  std::vector<Holder> out;
+  for (const auto& [name, object] : objects) {
+    Holder h;
+    h.name = name;
+    h.kind = object.kind();
+    h.created_unix_ms = object.created_unix_ms();
+    h.kdf_memory_kib = object.kdf().m_cost_kib();
+    h.opened_this = name == opened_name_;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Status Repository::RemoveHolders(pb::HolderKind kind, const std::string& keep,
+                                 bool only_opened) {
+  ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
+  for (const auto& [name, object] : objects) {
+    if (object.kind() != kind || name == keep) continue;
+    if (only_opened && name != opened_name_) continue;
+    Status s = backend_->Remove(name);
+    if (!s.ok()) {
+      return s.WithContext(
+          "the new key is saved, but the old one could not be removed and "
+          "still works; run the command again");
+    }
+  }
+  return Status::OK();
+}
+
+Status Repository::ChangePassphrase(ByteView new_passphrase) {
+  ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
+  // The cost of the holder being replaced (the session's, else any
+  // passphrase holder), with a fresh salt.
+  crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
+  for (const auto& [name, object] : objects) {
+    if (object.kind() != pb::HOLDER_KIND_PASSPHRASE) continue;
+    Result<crypto::Argon2Params> p =
+        crypto::Argon2ParamsFromProto(object.kdf());
+    if (!p.ok()) continue;
+    if (name == opened_name_ || opened_kind_ != pb::HOLDER_KIND_PASSPHRASE) {
+      const auto salt = kdf.salt;
+      kdf = *p;
+      kdf.salt = salt;
+      if (name == opened_name_) break;
+    }
+  }
+  ASSIGN_OR_RETURN(pb::KeyObject object,
+                   MakePassphraseKeyObject(keys_, new_passphrase, kdf));
+  ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
+  RETURN_IF_ERROR(SaveKeyObject(backend_, object));
+  return RemoveHolders(
+      pb::HOLDER_KIND_PASSPHRASE, name,
+      /*only_opened=*/opened_kind_ == pb::HOLDER_KIND_PASSPHRASE);
+}
+
+Status Repository::ReplaceRecoveryCode(const crypto::RecoveryCode& code) {
+  ASSIGN_OR_RETURN(pb::KeyObject object, MakeRecoveryKeyObject(keys_, code));
+  ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
+  RETURN_IF_ERROR(SaveKeyObject(backend_, object));
+  return RemoveHolders(pb::HOLDER_KIND_RECOVERY_CODE, name,
+                       /*only_opened=*/false);
 }
 
 Result<std::string> Repository::SaveObject(

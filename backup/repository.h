@@ -68,6 +68,30 @@ class Repository {
   // returns the ID (hex).
   Result<std::string> SaveObject(ObjectType type, std::string_view dir,
                                  const google::protobuf::MessageLite& message);
+  // The key objects ("holders") that open this repository. Their records
+  // are public (design.md 4.2); nothing here needs a secret.
+  struct Holder {
+    std::string name;  // "keys/<holder id>"
+    pb::HolderKind kind = pb::HOLDER_KIND_UNSPECIFIED;
+    uint64_t created_unix_ms = 0;
+    uint32_t kdf_memory_kib = 0;  // passphrase holders
+    bool opened_this = false;     // the holder this session opened with
+  };
+  Result<std::vector<Holder>> ListHolders() const;
+
+  // Replaces the passphrase. A holder for `new_passphrase` (same Argon2id
+  // cost as the passphrase holder it replaces, fresh salt) is saved first;
+  // then the holder this session opened with is removed if it was a
+  // passphrase, or every passphrase holder if the session opened with the
+  // recovery code (the passphrase was lost). The old passphrase stops
+  // working; the recovery code still works. Should the removal fail, both
+  // passphrases open the repository and the error says so.
+  Status ChangePassphrase(ByteView new_passphrase);
+
+  // Replaces the recovery code: a holder for `code` is saved, then every
+  // other recovery-code holder is removed, so the old code stops working.
+  Status ReplaceRecoveryCode(const crypto::RecoveryCode& code);
+
   // Loads, authenticates and parses "<dir>/<id_hex>".
   Status LoadObject(ObjectType type, std::string_view dir,
                     std::string_view id_hex,
@@ -81,10 +105,17 @@ class Repository {
       const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
           holder);
   Status LoadConfig();
+  // Removes the holders of `kind` except `keep`, and except all but the
+  // session's own when `only_opened`.
+  Status RemoveHolders(pb::HolderKind kind, const std::string& keep,
+                       bool only_opened);
 
   storage::Backend* backend_;
   RepositoryKeys keys_;
   pb::Config config_;
+  // The key object this session opened with, and its kind.
+  std::string opened_name_;
+  pb::HolderKind opened_kind_ = pb::HOLDER_KIND_UNSPECIFIED;
 };
 
 }  // namespace chatvault::backup

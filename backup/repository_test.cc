@@ -145,5 +145,71 @@ TEST_F(RepositoryTest, ObjectsRoundTripAndAreBoundToTheirNames) {
       StatusCode::kCorruption);
 }
 
+// A new passphrase opens the repository and the old one stops working; the
+// recovery code is untouched, and the new holder keeps the old cost.
+TEST_F(RepositoryTest, ChangedPassphraseReplacesTheOldOne) {
+  ASSERT_NE(InitRepo(), nullptr);
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
+  ASSERT_TRUE(repo.ok());
+  ASSERT_TRUE((*repo)->ChangePassphrase(AsBytes("correct horse")).ok());
+  EXPECT_EQ(
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
+          .status()
+          .code(),
+      StatusCode::kPermissionDenied);
+  Result<std::unique_ptr<Repository>> again =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("correct horse"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(Repository::OpenWithRecoveryCode(&backend_, code_).ok());
+  Result<std::vector<Repository::Holder>> holders = (*again)->ListHolders();
+  ASSERT_TRUE(holders.ok());
+  ASSERT_EQ(holders->size(), 2u);
+  int opened = 0;
+  for (const Repository::Holder& h : *holders) {
+    opened += h.opened_this;
+    if (h.kind == pb::HOLDER_KIND_PASSPHRASE) {
+      EXPECT_EQ(h.kdf_memory_kib, FastOptions().kdf.m_cost_kib);
+      EXPECT_TRUE(h.opened_this);
+    }
+  }
+  EXPECT_EQ(opened, 1);
+}
+
+// Opened with the recovery code (the passphrase was lost), a new passphrase
+// replaces every passphrase holder.
+TEST_F(RepositoryTest, RecoveryCodeSetsANewPassphrase) {
+  ASSERT_NE(InitRepo(), nullptr);
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::OpenWithRecoveryCode(&backend_, code_);
+  ASSERT_TRUE(repo.ok());
+  ASSERT_TRUE((*repo)->ChangePassphrase(AsBytes("new phone")).ok());
+  EXPECT_EQ(
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
+          .status()
+          .code(),
+      StatusCode::kPermissionDenied);
+  EXPECT_TRUE(
+      Repository::OpenWithPassphrase(&backend_, AsBytes("new phone")).ok());
+  EXPECT_TRUE(Repository::OpenWithRecoveryCode(&backend_, code_).ok());
+}
+
+// A new recovery code works and the old one stops working; the passphrase
+// is untouched.
+TEST_F(RepositoryTest, ReplacedRecoveryCodeRetiresTheOldOne) {
+  ASSERT_NE(InitRepo(), nullptr);
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
+  ASSERT_TRUE(repo.ok());
+  const crypto::RecoveryCode fresh = crypto::RecoveryCode::Generate();
+  ASSERT_TRUE((*repo)->ReplaceRecoveryCode(fresh).ok());
+  EXPECT_EQ(Repository::OpenWithRecoveryCode(&backend_, code_).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Repository::OpenWithRecoveryCode(&backend_, fresh).ok());
+  EXPECT_TRUE(
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
+          .ok());
+}
+
 }  // namespace
 }  // namespace chatvault::backup

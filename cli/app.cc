@@ -61,6 +61,7 @@ int Run(int argc, char** argv) {
   AddLsStatsCommands(app, ctx, exit_code);
   AddCheckCommand(app, ctx, exit_code);
   AddForgetCommand(app, ctx, exit_code);
+  AddKeyCommands(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

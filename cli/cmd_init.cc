@@ -16,34 +16,6 @@ namespace {
 constexpr uint64_t kMinAverageChunk = 16 << 10;
 constexpr uint64_t kMaxAverageChunk = 8 << 20;
 
-// Writes the code to a new file, mode 0600; refuses to replace a file, which
-// may hold another repository's code.
-Status WriteRecoveryCodeFile(const std::string& path, std::string_view code) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    Status s = StatusFromErrno(
-        errno, "cannot create recovery-code file '" + path + "'");
-    if (errno == EEXIST) {
-      return Status::AlreadyExists(
-          "'" + path + "' exists; choose a new file for the recovery code");
-    }
-    return s;
-  }
-  std::string content(code);
-  content += "\n";
-  ssize_t w = ::write(fd, content.data(), content.size());
-  int err = errno;
-  crypto::SecureZero(MutableByteView(
-      reinterpret_cast<std::byte*>(content.data()), content.size()));
-  if (w != static_cast<ssize_t>(content.size()) || ::fsync(fd) != 0) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return StatusFromErrno(w < 0 ? err : EIO, "cannot write '" + path + "'");
-  }
-  ::close(fd);
-  return Status::OK();
-}
-
 // "512K", "1M", "1048576" → bytes; 0 if malformed.
 uint64_t ParseSize(const std::string& text) {
   size_t end = 0;

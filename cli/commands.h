@@ -17,6 +17,7 @@ void AddRestoreCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddLsStatsCommands(CLI::App& app, Context& ctx, int& exit_code);
 void AddCheckCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code);
+void AddKeyCommands(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace chatvault::cli
 

@@ -1,11 +1,16 @@
 #include "cli/context.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "backup/file_cache.h"
+#include "base/errno.h"
 #include "cli/exit_codes.h"
 #include "cli/passphrase.h"
+#include "crypto/secret_bytes.h"
 #include "storage/url.h"
 
 namespace chatvault::cli {
@@ -72,6 +77,32 @@ std::string HumanBytes(double b) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
   return buf;
+}
+
+Status WriteRecoveryCodeFile(const std::string& path, std::string_view code) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Status s = StatusFromErrno(
+        errno, "cannot create recovery-code file '" + path + "'");
+    if (errno == EEXIST) {
+      return Status::AlreadyExists(
+          "'" + path + "' exists; choose a new file for the recovery code");
+    }
+    return s;
+  }
+  std::string content(code);
+  content += "\n";
+  ssize_t w = ::write(fd, content.data(), content.size());
+  int err = errno;
+  crypto::SecureZero(MutableByteView(
+      reinterpret_cast<std::byte*>(content.data()), content.size()));
+  if (w != static_cast<ssize_t>(content.size()) || ::fsync(fd) != 0) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return StatusFromErrno(w < 0 ? err : EIO, "cannot write '" + path + "'");
+  }
+  ::close(fd);
+  return Status::OK();
 }
 
 }  // namespace chatvault::cli

@@ -62,6 +62,10 @@ int Fail(const Status& status);
 // "512 B", "1.5 MiB": a byte count for people.
 std::string HumanBytes(double bytes);
 
+// Writes a recovery code to a new file, mode 0600, synced; refuses to
+// replace a file, which may hold another repository's code.
+Status WriteRecoveryCodeFile(const std::string& path, std::string_view code);
+
 }  // namespace chatvault::cli
 
 #endif  // CHATVAULT_CLI_CONTEXT_H_

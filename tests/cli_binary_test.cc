@@ -279,6 +279,54 @@ TEST_F(CliRepoTest, ForgetKeepsWhatThePolicySays) {
   EXPECT_EQ(ReadFile(dir_ + "/out" + dir_ + "/chats/log.txt"), "day 2");
 }
 
+// key passwd and recovery-code regenerate: the new secret opens the
+// repository, the old one is refused (exit 12), the other kind is kept.
+TEST_F(CliRepoTest, ChangedSecretsReplaceTheOldOnes) {
+  const std::string code1 = dir_ + "/code1", code2 = dir_ + "/code2";
+  ASSERT_EQ(RunChatvault(repo() + " --recovery-code-file " + code1 + " init",
+                         "CHATVAULT_PASSWORD=old-pass")
+                .exit_code,
+            0);
+  Output list =
+      RunChatvault(repo() + " key list", "CHATVAULT_PASSWORD=old-pass");
+  EXPECT_EQ(list.exit_code, 0) << list.text;
+  EXPECT_NE(list.text.find("passphrase"), std::string::npos) << list.text;
+  EXPECT_NE(list.text.find("recovery-code"), std::string::npos) << list.text;
+  Output passwd = RunChatvault(
+      repo() + " key passwd",
+      "CHATVAULT_PASSWORD=old-pass CHATVAULT_NEW_PASSWORD=new-pass");
+  EXPECT_EQ(passwd.exit_code, 0) << passwd.text;
+  EXPECT_EQ(RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=old-pass")
+                .exit_code,
+            12);
+  EXPECT_EQ(RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=new-pass")
+                .exit_code,
+            0);
+  Output regen = RunChatvault(
+      repo() + " recovery-code regenerate --new-code-file " + code2,
+      "CHATVAULT_PASSWORD=new-pass");
+  EXPECT_EQ(regen.exit_code, 0) << regen.text;
+  EXPECT_EQ(
+      RunChatvault(repo() + " --recovery-code-file " + code1 + " snapshots")
+          .exit_code,
+      12);
+  EXPECT_EQ(
+      RunChatvault(repo() + " --recovery-code-file " + code2 + " snapshots")
+          .exit_code,
+      0);
+  // The passphrase lost: the recovery code sets a new one.
+  Output reset =
+      RunChatvault(repo() + " --recovery-code-file " + code2 + " key passwd",
+                   "CHATVAULT_NEW_PASSWORD=third-pass");
+  EXPECT_EQ(reset.exit_code, 0) << reset.text;
+  EXPECT_EQ(RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=new-pass")
+                .exit_code,
+            12);
+  EXPECT_EQ(RunChatvault(repo() + " snapshots", "CHATVAULT_PASSWORD=third-pass")
+                .exit_code,
+            0);
+}
+
 TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {
   ASSERT_EQ(
       RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one").exit_code, 0);
