@@ -48,6 +48,12 @@ int Run(int argc, char** argv) {
   app.add_option("--cache-dir", options.cache_dir,
                  "Local cache directory (default: CHATVAULT_CACHE_DIR, else "
                  "$XDG_CACHE_HOME/chatvault)");
+  app.add_option("--limit-upload", options.limit_upload_kib,
+                 "Upload at most KIB KiB/s on average (default: unlimited)")
+      ->envname("CHATVAULT_LIMIT_UPLOAD");
+  app.add_option("--limit-download", options.limit_download_kib,
+                 "Download at most KIB KiB/s on average (default: unlimited)")
+      ->envname("CHATVAULT_LIMIT_DOWNLOAD");
   app.add_flag("--json", options.json, "Machine-readable output");
   app.add_flag("-q,--quiet", options.quiet, "Print only errors");
 

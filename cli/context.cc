@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/passphrase.h"
 #include "crypto/secret_bytes.h"
+#include "storage/limit_backend.h"
 #include "storage/url.h"
 
 namespace chatvault::cli {
@@ -42,6 +43,11 @@ Result<storage::Backend*> Context::Backend() {
                      storage::OpenBackend(location(), [](const char* n) {
                        return std::getenv(n);
                      }));
+    if (options_.limit_upload_kib > 0 || options_.limit_download_kib > 0) {
+      backend_ = std::make_unique<storage::LimitBackend>(
+          std::move(backend_), options_.limit_upload_kib,
+          options_.limit_download_kib);
+    }
   }
   return backend_.get();
 }

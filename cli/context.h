@@ -22,6 +22,9 @@ struct GlobalOptions {
   std::string cache_dir;  // --cache-dir; empty: CHATVAULT_CACHE_DIR or XDG
   bool json = false;
   bool quiet = false;
+  // --limit-upload / --limit-download, KiB/s; 0: unlimited.
+  uint64_t limit_upload_kib = 0;
+  uint64_t limit_download_kib = 0;
 };
 
 // $XDG_DATA_HOME/chatvault/repo, or ~/.local/share/chatvault/repo.
