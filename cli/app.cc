@@ -68,6 +68,7 @@ int Run(int argc, char** argv) {
   AddCheckCommand(app, ctx, exit_code);
   AddForgetCommand(app, ctx, exit_code);
   AddKeyCommands(app, ctx, exit_code);
+  AddScheduleCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

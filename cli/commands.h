@@ -18,6 +18,7 @@ void AddLsStatsCommands(CLI::App& app, Context& ctx, int& exit_code);
 void AddCheckCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddKeyCommands(CLI::App& app, Context& ctx, int& exit_code);
+void AddScheduleCommand(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace chatvault::cli
 

@@ -327,6 +327,66 @@ TEST_F(CliRepoTest, ChangedSecretsReplaceTheOldOnes) {
             0);
 }
 
+// schedule install/status/run/remove against a temporary systemd user
+// directory, then a crontab file that holds another job.
+TEST_F(CliRepoTest, ScheduleInstallsRunsReportsAndRemoves) {
+  const std::string units = dir_ + "/units", crontab = dir_ + "/crontab";
+  const std::string base = "HOME=" + dir_ + " XDG_STATE_HOME=" + dir_ +
+                           "/state CHATVAULT_CACHE_DIR=" + dir_ + "/cache ";
+  const std::string systemd = base + "CHATVAULT_SYSTEMD_USER_DIR=" + units;
+  ASSERT_EQ(RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw").exit_code,
+            0);
+  std::filesystem::create_directories(dir_ + "/chats");
+  std::ofstream(dir_ + "/chats/a.txt") << "hello";
+  const std::string pwfile = dir_ + "/pw";
+  std::ofstream(pwfile) << "pw";
+  ::chmod(pwfile.c_str(), 0644);
+  const std::string install = repo() + " --password-file " + pwfile +
+                              " schedule install --daily 03:30 "
+                              "--on-ac-power -- " +
+                              dir_ + "/chats";
+  // A password file others can read is refused.
+  EXPECT_EQ(RunChatvault(install, systemd).exit_code, 12);
+  ::chmod(pwfile.c_str(), 0600);
+  Output installed = RunChatvault(install, systemd);
+  ASSERT_EQ(installed.exit_code, 0) << installed.text;
+  const std::string timer = ReadFile(units + "/chatvault-backup.timer");
+  const std::string service = ReadFile(units + "/chatvault-backup.service");
+  EXPECT_NE(timer.find("OnCalendar=*-*-* 03:30:00"), std::string::npos)
+      << timer;
+  EXPECT_NE(service.find("ConditionACPower=true"), std::string::npos);
+  EXPECT_NE(service.find("\"--password-file\" \"" + pwfile + "\""),
+            std::string::npos)
+      << service;
+  Output status = RunChatvault("schedule status", systemd);
+  EXPECT_NE(status.text.find("daily 03:30"), std::string::npos) << status.text;
+  EXPECT_NE(status.text.find("Last run: none yet"), std::string::npos);
+  Output run = RunChatvault(repo() + " --password-file " + pwfile +
+                                " schedule run -- " + dir_ + "/chats",
+                            systemd);
+  EXPECT_EQ(run.exit_code, 0) << run.text;
+  status = RunChatvault("schedule status", systemd);
+  EXPECT_NE(status.text.find("succeeded"), std::string::npos) << status.text;
+  EXPECT_NE(ReadFile(dir_ + "/state/chatvault/backup.log").find("Snapshot "),
+            std::string::npos);
+  EXPECT_EQ(RunChatvault("schedule remove", systemd).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(units + "/chatvault-backup.timer"));
+
+  const std::string cron = base + "CHATVAULT_CRONTAB_FILE=" + crontab;
+  std::ofstream(crontab) << "0 1 * * * /usr/bin/other-job\n";
+  Output every =
+      RunChatvault(repo() + " --password-file " + pwfile +
+                       " schedule install --every 30min -- " + dir_ + "/chats",
+                   cron);
+  ASSERT_EQ(every.exit_code, 0) << every.text;
+  EXPECT_NE(ReadFile(crontab).find("*/30 * * * * '"), std::string::npos)
+      << ReadFile(crontab);
+  EXPECT_NE(RunChatvault("schedule status", cron).text.find("every 30min"),
+            std::string::npos);
+  EXPECT_EQ(RunChatvault("schedule remove", cron).exit_code, 0);
+  EXPECT_EQ(ReadFile(crontab), "0 1 * * * /usr/bin/other-job\n");
+}
+
 TEST_F(CliRepoTest, ExitCodesForWrongPassphraseMissingRepoAndSecondInit) {
   ASSERT_EQ(
       RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw-one").exit_code, 0);
