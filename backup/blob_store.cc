@@ -38,7 +38,7 @@ std::string PackName(const crypto::Digest256& pack_id) {
 }
 
 BlobStore::BlobStore(Repository* repo) : repo_(repo) {
-  epoch_ = repo->keys().current_epoch();
+  epoch_ = repo->write_epoch();
 }
 
 BlobStore::~BlobStore() {

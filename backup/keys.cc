@@ -43,23 +43,26 @@ SecretBytes EncodeBundle(pb::KeyBundle& bundle) {
 }
 
 Result<pb::KeyObject> MakeKeyObject(const RepositoryKeys& keys,
-                                    const crypto::BoxKeyPair& holder,
+                                    const crypto::BoxPublicKey& holder,
                                     pb::HolderKind kind, bool include_signing) {
-  pb::KeyBundle bundle = keys.ToBundle(holder.public_key(), include_signing);
+  pb::KeyBundle bundle = keys.ToBundle(holder, include_signing);
   SecretBytes plaintext = EncodeBundle(bundle);
-  ASSIGN_OR_RETURN(Bytes sealed, crypto::SealedBoxSeal(holder.public_key(),
-                                                       plaintext.view()));
+  ASSIGN_OR_RETURN(Bytes sealed,
+                   crypto::SealedBoxSeal(holder, plaintext.view()));
   pb::KeyObject object;
   object.set_format_version(1);
   object.set_kind(kind);
-  object.set_holder_public_key(
-      std::string(AsChars(holder.public_key().bytes())));
+  object.set_holder_public_key(std::string(AsChars(holder.bytes())));
   object.set_sealed_bundle(std::string(AsChars(sealed)));
   object.set_created_unix_ms(NowMs());
   return object;
 }
 
 }  // namespace
+
+void RepositoryKeys::AddEpoch() {
+  epochs_.emplace(current_epoch() + 1, crypto::AeadKey::Generate());
+}
 
 RepositoryKeys RepositoryKeys::Generate() {
   RepositoryKeys k;
@@ -161,9 +164,9 @@ Result<pb::KeyObject> MakePassphraseKeyObject(const RepositoryKeys& keys,
                                               const crypto::Argon2Params& kdf) {
   ASSIGN_OR_RETURN(crypto::BoxKeyPair holder,
                    PassphraseHolderKey(passphrase, kdf));
-  ASSIGN_OR_RETURN(
-      pb::KeyObject object,
-      MakeKeyObject(keys, holder, pb::HOLDER_KIND_PASSPHRASE, true));
+  ASSIGN_OR_RETURN(pb::KeyObject object,
+                   MakeKeyObject(keys, holder.public_key(),
+                                 pb::HOLDER_KIND_PASSPHRASE, true));
   *object.mutable_kdf() = crypto::Argon2ParamsToProto(kdf);
   return object;
 }
@@ -171,7 +174,23 @@ Result<pb::KeyObject> MakePassphraseKeyObject(const RepositoryKeys& keys,
 Result<pb::KeyObject> MakeRecoveryKeyObject(const RepositoryKeys& keys,
                                             const crypto::RecoveryCode& code) {
   ASSIGN_OR_RETURN(crypto::BoxKeyPair holder, RecoveryHolderKey(code));
-  return MakeKeyObject(keys, holder, pb::HOLDER_KIND_RECOVERY_CODE, true);
+  return MakeKeyObject(keys, holder.public_key(), pb::HOLDER_KIND_RECOVERY_CODE,
+                       true);
+}
+
+Result<pb::KeyObject> ResealKeyObject(const RepositoryKeys& keys,
+                                      const pb::KeyObject& object) {
+  ASSIGN_OR_RETURN(
+      crypto::BoxPublicKey holder,
+      crypto::BoxPublicKey::FromBytes(AsBytes(object.holder_public_key())));
+  // Passphrase and recovery-code holders may sign (design.md 4.2).
+  ASSIGN_OR_RETURN(
+      pb::KeyObject resealed,
+      MakeKeyObject(keys, holder, object.kind(),
+                    object.kind() == pb::HOLDER_KIND_PASSPHRASE ||
+                        object.kind() == pb::HOLDER_KIND_RECOVERY_CODE));
+  if (object.has_kdf()) *resealed.mutable_kdf() = object.kdf();
+  return resealed;
 }
 
 Result<RepositoryKeys> OpenKeyObject(const pb::KeyObject& object,

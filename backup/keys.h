@@ -45,6 +45,11 @@ class RepositoryKeys {
   // Present for holders that may sign the holder and device lists.
   const std::optional<crypto::SigningKey>& account() const { return account_; }
 
+  // Adds epoch current_epoch() + 1 with a fresh random key, which new data
+  // is then sealed under (key rotation, design.md 4.7). Not while the keys
+  // are shared with other threads.
+  void AddEpoch();
+
   // The bundle for a holder with public key `holder` (account seed only
   // when `include_signing`). The caller seals it and wipes the encoding.
   pb::KeyBundle ToBundle(const crypto::BoxPublicKey& holder,
@@ -77,6 +82,12 @@ Result<pb::KeyObject> MakeRecoveryKeyObject(const RepositoryKeys& keys,
 Result<crypto::BoxKeyPair> PassphraseHolderKey(ByteView passphrase,
                                                const crypto::Argon2Params& kdf);
 Result<crypto::BoxKeyPair> RecoveryHolderKey(const crypto::RecoveryCode& code);
+
+// A new key object for the holder of `object` (same kind, public key and
+// KDF parameters) sealing `keys`: what rotation writes for every holder.
+// Needs no secret of the holder's: a sealed box needs its public key only.
+Result<pb::KeyObject> ResealKeyObject(const RepositoryKeys& keys,
+                                      const pb::KeyObject& object);
 
 // Opens `object` with `holder`. PermissionDenied if the object belongs to
 // another holder (a wrong passphrase or recovery code); Corruption if it is

@@ -301,6 +301,31 @@ Status Repository::ChangePassphrase(ByteView new_passphrase) {
       /*only_opened=*/opened_kind_ == pb::HOLDER_KIND_PASSPHRASE);
 }
 
+Result<uint32_t> Repository::RotateKeys() {
+  ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
+  keys_.AddEpoch();
+  // Every holder gets the new epoch before anything is sealed under it:
+  // this command writes no data, and others see the epoch only through
+  // their rewritten key object.
+  for (const auto& [name, object] : objects) {
+    ASSIGN_OR_RETURN(pb::KeyObject resealed, ResealKeyObject(keys_, object));
+    RETURN_IF_ERROR(backend_->Save(name, AsBytes(resealed.SerializeAsString()),
+                                   storage::SaveMode::kOverwrite));
+  }
+  // Only now, with every holder able to read it, does new data go under
+  // the new epoch. The config stays sealed under epoch 0, which every
+  // holder has.
+  pb::Config config = config_;
+  config.set_write_epoch(keys_.current_epoch());
+  Bytes sealed =
+      SealObject(*keys_.epoch_key(0), 0, ObjectType::kConfig,
+                 keys_.repository_id(), AsBytes(config.SerializeAsString()));
+  RETURN_IF_ERROR(
+      backend_->Save(kConfigName, sealed, storage::SaveMode::kOverwrite));
+  config_ = std::move(config);
+  return config_.write_epoch();
+}
+
 Status Repository::ReplaceRecoveryCode(const crypto::RecoveryCode& code) {
   ASSIGN_OR_RETURN(pb::KeyObject object, MakeRecoveryKeyObject(keys_, code));
   ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
@@ -315,7 +340,12 @@ Result<std::string> Repository::SaveObject(
   Bytes id(kObjectIdBytes);
   crypto::RandomBytes(id);
   std::string hex = HexEncode(id);
-  const uint32_t epoch = keys_.current_epoch();
+  const uint32_t epoch = write_epoch();
+  if (keys_.epoch_key(epoch) == nullptr) {
+    return Status::PermissionDenied("this holder lacks the key epoch " +
+                                    std::to_string(epoch) +
+                                    " new objects are sealed under");
+  }
   Bytes sealed = SealObject(*keys_.epoch_key(epoch), epoch, type, id,
                             AsBytes(message.SerializeAsString()));
   RETURN_IF_ERROR(backend_->Save(std::string(dir) + "/" + hex, sealed,

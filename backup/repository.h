@@ -60,6 +60,9 @@ class Repository {
       storage::Backend* backend, const crypto::RecoveryCode& code);
 
   const pb::Config& config() const { return config_; }
+  // The epoch new objects and blobs are sealed under: the config's write
+  // epoch (design.md 4.7).
+  uint32_t write_epoch() const { return config_.write_epoch(); }
   const RepositoryKeys& keys() const { return keys_; }
   storage::Backend* backend() const { return backend_; }
   std::string location() const { return backend_->Properties().location; }
@@ -91,6 +94,14 @@ class Repository {
   // Replaces the recovery code: a holder for `code` is saved, then every
   // other recovery-code holder is removed, so the old code stops working.
   Status ReplaceRecoveryCode(const crypto::RecoveryCode& code);
+
+  // Rotates the keys: adds a new key epoch, rewrites every holder's key
+  // object to seal all epochs (design.md 4.7), and from then on this
+  // session, like every session that opens the repository afterwards,
+  // seals new data under the new epoch. Older data stays readable. Key
+  // objects that do not parse are left as they are (they open nothing).
+  // Rotating from two devices at once is not detected.
+  Result<uint32_t> RotateKeys();
 
   // Loads, authenticates and parses "<dir>/<id_hex>".
   Status LoadObject(ObjectType type, std::string_view dir,

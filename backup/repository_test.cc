@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "backup/blob_store.h"
+#include "backup/object_codec.h"
+#include "backup/pack.h"
 #include "backup/test_util.h"
+#include "storage/fault_backend.h"
 #include "storage/mem_backend.h"
 
 namespace chatvault::backup {
@@ -209,6 +213,90 @@ TEST_F(RepositoryTest, ReplacedRecoveryCodeRetiresTheOldOne) {
   EXPECT_TRUE(
       Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"))
           .ok());
+}
+
+// Rotation: every holder gets the new epoch, new data is sealed under it,
+// and old data stays readable, by every holder.
+TEST_F(RepositoryTest, RotatedKeysSealNewDataUnderTheNewEpoch) {
+  std::unique_ptr<Repository> created = InitRepo();
+  ASSERT_NE(created, nullptr);
+  const std::string before = "written before rotation";
+  const crypto::Digest256 old_id =
+      BlobId(created->keys().blob_id_key(), AsBytes(before));
+  {
+    Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(created.get());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(
+        (*store)->Add(pb::BLOB_TYPE_DATA, old_id, AsBytes(before)).ok());
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  Result<uint32_t> epoch = created->RotateKeys();
+  ASSERT_TRUE(epoch.ok()) << epoch.status().ToString();
+  EXPECT_EQ(*epoch, 1u);
+  const std::string after = "written after rotation";
+  const crypto::Digest256 new_id =
+      BlobId(created->keys().blob_id_key(), AsBytes(after));
+  {
+    Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(created.get());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Add(pb::BLOB_TYPE_DATA, new_id, AsBytes(after)).ok());
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  Result<std::unique_ptr<Repository>> by_code =
+      Repository::OpenWithRecoveryCode(&backend_, code_);
+  ASSERT_TRUE(by_code.ok()) << by_code.status().ToString();
+  EXPECT_EQ((*by_code)->write_epoch(), 1u);
+  Result<std::unique_ptr<BlobStore>> store = BlobStore::Open(by_code->get());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->index().Find(old_id)->epoch, 0u);
+  EXPECT_EQ((*store)->index().Find(new_id)->epoch, 1u);
+  Result<Bytes> old_plain = (*store)->Read(old_id);
+  Result<Bytes> new_plain = (*store)->Read(new_id);
+  ASSERT_TRUE(old_plain.ok() && new_plain.ok());
+  EXPECT_EQ(std::string(AsChars(*old_plain)), before);
+  EXPECT_EQ(std::string(AsChars(*new_plain)), after);
+  Result<std::unique_ptr<Repository>> by_pass =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("hunter2 hunter2"));
+  ASSERT_TRUE(by_pass.ok());
+  EXPECT_NE((*by_pass)->keys().epoch_key(1), nullptr);
+}
+
+// A rotation interrupted before the config names the new epoch leaves new
+// data under the old one, which every holder still reads.
+TEST_F(RepositoryTest, InterruptedRotationKeepsWritingTheOldEpoch) {
+  storage::FaultBackend faulty(std::make_unique<storage::MemBackend>());
+  const crypto::RecoveryCode code = crypto::RecoveryCode::Generate();
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::Init(&faulty, AsBytes("pw pw pw"), code, FastOptions());
+  ASSERT_TRUE(repo.ok());
+  storage::FaultConfig fail_config;
+  fail_config.ops = storage::OpBit(storage::OpKind::kSave);
+  fail_config.fail_nth = 2;  // one key object rewritten, the other not
+  faulty.Configure(fail_config);
+  EXPECT_FALSE((*repo)->RotateKeys().ok());
+  faulty.Configure({});
+  Result<std::unique_ptr<Repository>> by_pass =
+      Repository::OpenWithPassphrase(&faulty, AsBytes("pw pw pw"));
+  Result<std::unique_ptr<Repository>> by_code =
+      Repository::OpenWithRecoveryCode(&faulty, code);
+  ASSERT_TRUE(by_pass.ok() && by_code.ok());
+  // One holder has the new epoch, the other does not ...
+  EXPECT_NE(((*by_pass)->keys().epoch_key(1) == nullptr),
+            ((*by_code)->keys().epoch_key(1) == nullptr));
+  // ... and nothing is written under it, so each reads what the other
+  // writes.
+  EXPECT_EQ((*by_pass)->write_epoch(), 0u);
+  EXPECT_EQ((*by_code)->write_epoch(), 0u);
+  for (auto [writer, reader] : {std::pair{by_pass->get(), by_code->get()},
+                                std::pair{by_code->get(), by_pass->get()}}) {
+    Result<std::string> id =
+        writer->SaveObject(ObjectType::kSnapshot, "snapshots", pb::Snapshot());
+    ASSERT_TRUE(id.ok());
+    pb::Snapshot snap;
+    EXPECT_TRUE(
+        reader->LoadObject(ObjectType::kSnapshot, "snapshots", *id, &snap)
+            .ok());
+  }
 }
 
 }  // namespace

@@ -97,6 +97,24 @@ int RunKeyPasswd(Context& ctx, const std::string& new_password_file) {
   return kExitOk;
 }
 
+int RunRotate(Context& ctx) {
+  Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
+  if (!repo.ok()) return Fail(repo.status());
+  Result<uint32_t> epoch = (*repo)->RotateKeys();
+  if (!epoch.ok()) {
+    return Fail(epoch.status().WithContext(
+        "rotation did not finish; new data stays under the old key until "
+        "`chatvault key rotate` completes"));
+  }
+  if (ctx.options().json) {
+    std::cout << nlohmann::json{{"epoch", *epoch}}.dump() << "\n";
+  } else {
+    ctx.out() << "Keys rotated: new data is encrypted under key epoch "
+              << *epoch << "; existing data stays readable\n";
+  }
+  return kExitOk;
+}
+
 int RunRegenerate(Context& ctx, const std::string& code_file) {
   Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
   if (!repo.ok()) return Fail(repo.status());
@@ -139,12 +157,16 @@ int RunRegenerate(Context& ctx, const std::string& code_file) {
 
 void AddKeyCommands(CLI::App& app, Context& ctx, int& exit_code) {
   CLI::App* key = app.add_subcommand(
-      "key", "The repository's keys: list them, change the passphrase");
+      "key", "The repository's keys: list them, change the passphrase, rotate");
   key->require_subcommand(1);
   key->add_subcommand("list",
                       "List the key holders (passphrase, recovery code, "
                       "devices) and which one opened this session")
       ->callback([&ctx, &exit_code] { exit_code = RunKeyList(ctx); });
+  key->add_subcommand("rotate",
+                      "Add a new encryption key for all new data (every key "
+                      "holder gets it); existing data stays readable")
+      ->callback([&ctx, &exit_code] { exit_code = RunRotate(ctx); });
   auto new_file = std::make_shared<std::string>();
   CLI::App* passwd = key->add_subcommand(
       "passwd",
