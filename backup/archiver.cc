@@ -561,11 +561,16 @@ class Archiver {
 // every device cuts the same media the same way.
 ChunkerParams MediaChunkerParams(const ChunkerParams& p) {
   const uint64_t cap = kMaxBlobBytes;
+  // The chunker's cut masks allow an average of at most
+  // 2^(25 - normalization) bytes (FastCDC's mask width).
+  const uint64_t avg_cap = std::min<uint64_t>(
+      cap, uint64_t{1} << (25 - std::clamp(p.normalization, 0, 3)));
   ChunkerParams m = p;
   m.min_size =
       static_cast<uint32_t>(std::min<uint64_t>(4ull * p.min_size, cap));
-  m.avg_size =
-      static_cast<uint32_t>(std::min<uint64_t>(4ull * p.avg_size, cap));
+  m.avg_size = static_cast<uint32_t>(std::max<uint64_t>(
+      p.avg_size, std::min<uint64_t>(4ull * p.avg_size, avg_cap)));
+  m.min_size = std::min(m.min_size, m.avg_size);
   m.max_size = static_cast<uint32_t>(std::min<uint64_t>(
       std::max<uint64_t>(2ull * p.max_size, m.avg_size), cap));
   return m;
@@ -685,8 +690,12 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
   const ChunkerParams params{cc.min_size(), cc.avg_size(), cc.max_size(),
                              static_cast<int>(cc.normalization())};
   ASSIGN_OR_RETURN(Chunker chunker, Chunker::Create(params, gear));
-  ASSIGN_OR_RETURN(Chunker media_chunker,
-                   Chunker::Create(MediaChunkerParams(params), gear));
+  // Should the larger sizes not suit the chunker, media are cut like any
+  // file: a backup never fails over an optimisation.
+  Result<Chunker> media = Chunker::Create(MediaChunkerParams(params), gear);
+  ASSIGN_OR_RETURN(Chunker media_chunker, media.ok()
+                                              ? std::move(media)
+                                              : Chunker::Create(params, gear));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    BlobStore::Open(repo, options.cache_dir));
   std::vector<std::string> warnings;

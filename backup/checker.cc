@@ -63,17 +63,26 @@ class Checker {
     }
     RETURN_IF_ERROR(CheckPacks());
     if (options_.read_data) RETURN_IF_ERROR(ReadData());
-    // A blob whose base or dictionary is bad cannot be decoded either.
-    store_->index().ForEach([&](const crypto::Digest256& id,
-                                const BlobLocation& loc) {
-      for (const std::string* ref :
-           {&loc.entry.base(), &loc.entry.dictionary()}) {
-        if (ref->size() == crypto::kDigest256Bytes &&
-            bad_blobs_.contains(crypto::Digest256FromBytes(*ref))) {
-          bad_blobs_.emplace(id, bad_blobs_[crypto::Digest256FromBytes(*ref)]);
-        }
-      }
-    });
+    // A blob whose base or dictionary is bad cannot be decoded either; a
+    // base may need a dictionary, so this runs until nothing changes.
+    for (bool changed = true; changed;) {
+      changed = false;
+      store_->index().ForEach(
+          [&](const crypto::Digest256& id, const BlobLocation& loc) {
+            if (bad_blobs_.contains(id)) return;
+            for (const std::string* ref :
+                 {&loc.entry.base(), &loc.entry.dictionary()}) {
+              if (ref->size() != crypto::kDigest256Bytes) continue;
+              auto bad = bad_blobs_.find(crypto::Digest256FromBytes(*ref));
+              if (bad != bad_blobs_.end()) {
+                const std::string why = bad->second;
+                bad_blobs_.emplace(id, why);
+                changed = true;
+                return;
+              }
+            }
+          });
+    }
     RETURN_IF_ERROR(CheckSnapshots());
     for (const auto& [what, paths] : affected_) {
       std::string line = what + " affects ";

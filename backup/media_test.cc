@@ -153,5 +153,25 @@ TEST(MediaTest, MediaAreCutIntoLargerChunks) {
   fs::remove_all(dir);
 }
 
+// The largest chunk size init allows still backs up media (the media
+// sizes are capped where the chunker's masks end).
+TEST(MediaTest, LargestChunkSizeStillBacksUpMedia) {
+  char tmpl[] = "/tmp/chatvault-media-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/photo.jpg", std::ios::binary)
+      << std::string("\xFF\xD8\xFF\xE0", 4) << std::string(1000, 'p');
+  storage::MemBackend backend;
+  Result<std::unique_ptr<Repository>> repo = Repository::Init(
+      &backend, AsBytes("pw"), crypto::RecoveryCode::Generate(),
+      testing::FastInit({2 << 20, 8 << 20, 32 << 20, 1}));
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  BackupOptions o;
+  o.paths = {dir + "/photo.jpg"};
+  Result<BackupResult> r = Backup(repo->get(), o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace chatvault::backup
