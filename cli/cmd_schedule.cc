@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -70,14 +71,18 @@ std::string SystemdDir(bool* test_mode) {
 int Spawn(const std::vector<std::string>& argv, std::string* output = nullptr,
           const std::string& input = "") {
   int in[2], out[2];
-  if (::pipe(in) != 0 || ::pipe(out) != 0) return -1;
+  if (::pipe2(in, O_CLOEXEC) != 0) return -1;
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return -1;
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
+    // dup2 clears close-on-exec on the copies; the originals close at exec.
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
-    ::close(in[1]);
-    ::close(out[0]);
     std::vector<char*> args;
     for (const std::string& a : argv)
       args.push_back(const_cast<char*>(a.c_str()));
@@ -87,7 +92,14 @@ int Spawn(const std::vector<std::string>& argv, std::string* output = nullptr,
   }
   ::close(in[0]);
   ::close(out[1]);
+  if (pid < 0) {
+    ::close(in[1]);
+    ::close(out[0]);
+    return -1;
+  }
   if (!input.empty()) {
+    // A child that exits without reading must not kill this process.
+    ::signal(SIGPIPE, SIG_IGN);
     ssize_t ignored = ::write(in[1], input.data(), input.size());
     (void)ignored;
   }
@@ -99,7 +111,7 @@ int Spawn(const std::vector<std::string>& argv, std::string* output = nullptr,
   }
   ::close(out[0]);
   int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) < 0) return -1;
+  if (::waitpid(pid, &status, 0) < 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -268,15 +280,33 @@ int RunInstall(Context& ctx, ScheduleArgs a) {
         "say what to back up after --, e.g. schedule install --daily 03:30 "
         "-- ~/chats"));
   }
+  // The schedule runs in the home directory with a bare environment: a
+  // relative repository path would name another place, and an S3
+  // repository's credentials (AWS_* variables) would be missing.
+  if (ctx.location().starts_with("s3:")) {
+    return Fail(Status::InvalidArgument(
+        "scheduled backups to an S3 repository are not supported yet (the "
+        "timer would run without its AWS_* credentials); schedule a script "
+        "that sets them and runs chatvault backup instead"));
+  }
+  if (!ctx.location().starts_with("/")) {
+    return Fail(Status::InvalidArgument(
+        "give the repository as an absolute path (-r /path/to/repo): the "
+        "schedule does not run from this directory"));
+  }
   Result<std::string> password_file = CheckedPasswordFile(ctx);
   if (!password_file.ok()) return Fail(password_file.status());
   // Fail now rather than every night: the file must open the repository.
   Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
   if (!repo.ok()) return Fail(repo.status());
-  for (std::string& arg : a.backup_args) {
-    if (!arg.starts_with("-") && fs::exists(arg)) {
-      arg = fs::absolute(arg).string();
-    }
+  // Paths are made absolute (the schedule runs from another directory);
+  // the values of backup's options that take one are left as they are.
+  for (size_t i = 0; i < a.backup_args.size(); ++i) {
+    std::string& arg = a.backup_args[i];
+    const bool value = i > 0 && (a.backup_args[i - 1] == "--tag" ||
+                                 a.backup_args[i - 1] == "--exclude" ||
+                                 a.backup_args[i - 1] == "--host");
+    if (!value && !arg.starts_with("-")) arg = fs::absolute(arg).string();
   }
   if (a.log.empty()) a.log = StateDir() + "/backup.log";
   const std::vector<std::string> cmd = RunCommand(ctx, a, *password_file);

@@ -374,12 +374,21 @@ TEST_F(CliRepoTest, ScheduleInstallsRunsReportsAndRemoves) {
 
   const std::string cron = base + "CHATVAULT_CRONTAB_FILE=" + crontab;
   std::ofstream(crontab) << "0 1 * * * /usr/bin/other-job\n";
-  Output every =
-      RunChatvault(repo() + " --password-file " + pwfile +
-                       " schedule install --every 30min -- " + dir_ + "/chats",
-                   cron);
+  // A relative repository would be looked for elsewhere when cron runs.
+  EXPECT_EQ(RunChatvault("-r relative/repo --password-file " + pwfile +
+                             " schedule install --daily 01:00 -- " + dir_,
+                         cron)
+                .exit_code,
+            2);
+  Output every = RunChatvault(repo() + " --password-file " + pwfile +
+                                  " schedule install --every 30min -- " + dir_ +
+                                  "/chats --tag units",
+                              cron);
   ASSERT_EQ(every.exit_code, 0) << every.text;
   EXPECT_NE(ReadFile(crontab).find("*/30 * * * * '"), std::string::npos)
+      << ReadFile(crontab);
+  // An option's value is kept as given, even where a file has its name.
+  EXPECT_NE(ReadFile(crontab).find("'--tag' 'units'"), std::string::npos)
       << ReadFile(crontab);
   EXPECT_NE(RunChatvault("schedule status", cron).text.find("every 30min"),
             std::string::npos);
