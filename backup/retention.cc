@@ -91,6 +91,7 @@ Result<std::vector<RetentionDecision>> ApplyRetention(
         {"yearly", policy.yearly, YearKey},
     };
     const uint64_t newest = members.empty() ? 0 : members.front().time_unix_ms;
+    size_t kept = 0;
     for (size_t i = 0; i < members.size(); ++i) {
       RetentionDecision d;
       d.snapshot = std::move(members[i]);
@@ -120,7 +121,14 @@ Result<std::vector<RetentionDecision>> ApplyRetention(
         }
       }
       d.keep = !d.reasons.empty();
+      kept += d.keep;
       out.push_back(std::move(d));
+    }
+    if (kept == 0 && !members.empty() && !policy.allow_empty_group) {
+      return Status::InvalidArgument(
+          "the policy keeps no snapshot of " + key +
+          ", so all of them would be forgotten; check the --keep options, "
+          "or pass --allow-empty-group if that is what you want");
     }
   }
   return out;

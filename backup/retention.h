@@ -35,6 +35,9 @@ struct RetentionPolicy {
   int yearly = 0;
   int64_t within_ms = 0;  // 0: unused
   std::vector<std::string> tags;
+  // Let a group lose every snapshot (e.g. --keep-tag alone, where no
+  // snapshot of a group has the tag); refused otherwise.
+  bool allow_empty_group = false;
   bool empty() const {
     return last == 0 && hourly == 0 && daily == 0 && weekly == 0 &&
            monthly == 0 && yearly == 0 && within_ms == 0 && tags.empty();
@@ -64,7 +67,9 @@ struct RetentionDecision {
 };
 
 // The decision for every snapshot, grouped, newest first within a group.
-// InvalidArgument for a policy that keeps nothing or has a negative count.
+// InvalidArgument for a policy that keeps nothing or has a negative count,
+// or that would forget every snapshot of a group (naming it) unless
+// allow_empty_group.
 Result<std::vector<RetentionDecision>> ApplyRetention(
     std::vector<SnapshotInfo> snapshots, const RetentionPolicy& policy,
     const RetentionGrouping& grouping = {});

@@ -187,6 +187,21 @@ TEST_F(RetentionTest, PolicyThatKeepsNothingIsRefused) {
       StatusCode::kInvalidArgument);
 }
 
+// A tag no snapshot of a group has would forget the whole group: refused
+// unless asked for.
+TEST_F(RetentionTest, PolicyThatEmptiesAGroupIsRefused) {
+  RetentionPolicy p;
+  p.tags = {"weekly"};  // no snapshot has it
+  Result<std::vector<RetentionDecision>> r =
+      ApplyRetention(Snapshots({"2026-05-10T12:00", "2026-05-09T12:00"}), p);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("host phone"), std::string::npos);
+  p.allow_empty_group = true;
+  r = ApplyRetention(Snapshots({"2026-05-10T12:00", "2026-05-09T12:00"}), p);
+  ASSERT_TRUE(r.ok());
+  for (const RetentionDecision& d : *r) EXPECT_FALSE(d.keep);
+}
+
 TEST(RetentionDurationTest, Parses) {
   EXPECT_EQ(*ParseRetentionDuration("12h"), int64_t{12} * 3'600'000);
   EXPECT_EQ(*ParseRetentionDuration("30d"), int64_t{30} * 86'400'000);

@@ -190,6 +190,8 @@ void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code) {
                   "Apply the policy per host,paths (default), host, paths or "
                   "none");
   cmd->add_option("--host", args->host, "Only consider snapshots of HOST");
+  cmd->add_flag("--allow-empty-group", p.allow_empty_group,
+                "Let the policy forget every snapshot of a group");
   cmd->add_flag("--dry-run", args->dry_run,
                 "Show what would be forgotten and why, change nothing");
   cmd->callback(
