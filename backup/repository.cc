@@ -1,5 +1,6 @@
 #include "backup/repository.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <vector>
@@ -91,6 +92,8 @@ Result<std::unique_ptr<Repository>> Repository::Init(
                    MakeRecoveryKeyObject(keys, recovery_code));
   RETURN_IF_ERROR(SaveKeyObject(backend, pass));
   RETURN_IF_ERROR(SaveKeyObject(backend, recovery));
+  ASSIGN_OR_RETURN(std::string pass_name, KeyObjectName(pass));
+  ASSIGN_OR_RETURN(std::string recovery_name, KeyObjectName(recovery));
 
   auto repo =
       std::unique_ptr<Repository>(new Repository(backend, std::move(keys)));
@@ -105,6 +108,8 @@ Result<std::unique_ptr<Repository>> Repository::Init(
   config.mutable_chunker()->set_sqlite_pages_per_blob(
       options.sqlite_pages_per_blob);
   config.set_created_unix_ms(NowMs());
+  config.add_holders(pass_name);
+  config.add_holders(recovery_name);
   Bytes sealed = SealObject(*repo->keys_.epoch_key(0), 0, ObjectType::kConfig,
                             repo->keys_.repository_id(),
                             AsBytes(config.SerializeAsString()));
@@ -259,12 +264,36 @@ Result<std::vector<Repository::Holder>> Repository::ListHolders() const {
   return out;
 }
 
+Status Repository::SaveConfig(pb::Config config) {
+  Bytes sealed =
+      SealObject(*keys_.epoch_key(0), 0, ObjectType::kConfig,
+                 keys_.repository_id(), AsBytes(config.SerializeAsString()));
+  RETURN_IF_ERROR(
+      backend_->Save(kConfigName, sealed, storage::SaveMode::kOverwrite));
+  config_ = std::move(config);
+  return Status::OK();
+}
+
 Status Repository::RemoveHolders(pb::HolderKind kind, const std::string& keep,
                                  bool only_opened) {
   ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
+  std::vector<std::string> gone;
   for (const auto& [name, object] : objects) {
     if (object.kind() != kind || name == keep) continue;
     if (only_opened && name != opened_name_) continue;
+    gone.push_back(name);
+  }
+  // The config's holder list first: the new holder in, the old ones out.
+  pb::Config config = config_;
+  config.clear_holders();
+  for (const std::string& h : config_.holders()) {
+    if (h != keep && std::find(gone.begin(), gone.end(), h) == gone.end()) {
+      config.add_holders(h);
+    }
+  }
+  config.add_holders(keep);
+  RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  for (const std::string& name : gone) {
     Status s = backend_->Remove(name);
     if (!s.ok()) {
       return s.WithContext(
@@ -280,8 +309,14 @@ Status Repository::ChangePassphrase(ByteView new_passphrase) {
   // The cost of the holder being replaced (the session's, else any
   // passphrase holder), with a fresh salt.
   crypto::Argon2Params kdf = crypto::DefaultArgon2Params();
+  auto listed = [&](const std::string& name) {
+    return std::find(config_.holders().begin(), config_.holders().end(),
+                     name) != config_.holders().end();
+  };
   for (const auto& [name, object] : objects) {
-    if (object.kind() != pb::HOLDER_KIND_PASSPHRASE) continue;
+    // Only the repository's own holders: a key object anyone could have
+    // added must not lower the new passphrase's cost.
+    if (object.kind() != pb::HOLDER_KIND_PASSPHRASE || !listed(name)) continue;
     Result<crypto::Argon2Params> p =
         crypto::Argon2ParamsFromProto(object.kdf());
     if (!p.ok()) continue;
@@ -302,13 +337,25 @@ Status Repository::ChangePassphrase(ByteView new_passphrase) {
 }
 
 Result<uint32_t> Repository::RotateKeys() {
+  if (config_.holders().empty()) {
+    return Status::InvalidArgument(
+        "this repository's config lists no key holders, so a rotation "
+        "cannot tell them from key objects someone else added");
+  }
   ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
   keys_.AddEpoch();
   // Every holder gets the new epoch before anything is sealed under it:
   // this command writes no data, and others see the epoch only through
-  // their rewritten key object.
-  for (const auto& [name, object] : objects) {
-    ASSIGN_OR_RETURN(pb::KeyObject resealed, ResealKeyObject(keys_, object));
+  // their rewritten key object. Only the holders the (authenticated)
+  // config lists are given the keys.
+  for (const std::string& name : config_.holders()) {
+    auto object = objects.find(name);
+    if (object == objects.end()) {
+      return Status::Corruption("key holder " + name +
+                                " listed in the config is missing or damaged");
+    }
+    ASSIGN_OR_RETURN(pb::KeyObject resealed,
+                     ResealKeyObject(keys_, object->second));
     RETURN_IF_ERROR(backend_->Save(name, AsBytes(resealed.SerializeAsString()),
                                    storage::SaveMode::kOverwrite));
   }
@@ -317,12 +364,7 @@ Result<uint32_t> Repository::RotateKeys() {
   // holder has.
   pb::Config config = config_;
   config.set_write_epoch(keys_.current_epoch());
-  Bytes sealed =
-      SealObject(*keys_.epoch_key(0), 0, ObjectType::kConfig,
-                 keys_.repository_id(), AsBytes(config.SerializeAsString()));
-  RETURN_IF_ERROR(
-      backend_->Save(kConfigName, sealed, storage::SaveMode::kOverwrite));
-  config_ = std::move(config);
+  RETURN_IF_ERROR(SaveConfig(std::move(config)));
   return config_.write_epoch();
 }
 

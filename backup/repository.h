@@ -98,9 +98,10 @@ class Repository {
   // Rotates the keys: adds a new key epoch, rewrites every holder's key
   // object to seal all epochs (design.md 4.7), and from then on this
   // session, like every session that opens the repository afterwards,
-  // seals new data under the new epoch. Older data stays readable. Key
-  // objects that do not parse are left as they are (they open nothing).
-  // Rotating from two devices at once is not detected.
+  // seals new data under the new epoch. Older data stays readable. Only
+  // the holders the config lists get the keys: a key object someone with
+  // write access to the storage added is left as it is. Rotating from two
+  // devices at once is not detected.
   Result<uint32_t> RotateKeys();
 
   // Loads, authenticates and parses "<dir>/<id_hex>".
@@ -116,6 +117,8 @@ class Repository {
       const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
           holder);
   Status LoadConfig();
+  // Seals `config` under epoch 0 and overwrites the stored one.
+  Status SaveConfig(pb::Config config);
   // Removes the holders of `kind` except `keep`, and except all but the
   // session's own when `only_opened`.
   Status RemoveHolders(pb::HolderKind kind, const std::string& keep,

@@ -299,5 +299,28 @@ TEST_F(RepositoryTest, InterruptedRotationKeepsWritingTheOldEpoch) {
   }
 }
 
+// Anyone with write access to the storage can add a key object; a
+// rotation gives the keys only to the holders the config lists.
+TEST_F(RepositoryTest, RotationIgnoresKeyObjectsTheConfigDoesNotList) {
+  std::unique_ptr<Repository> repo = InitRepo();
+  ASSERT_NE(repo, nullptr);
+  crypto::BoxKeyPair intruder = crypto::BoxKeyPair::Generate();
+  pb::KeyObject planted;
+  planted.set_format_version(1);
+  planted.set_kind(pb::HOLDER_KIND_PASSPHRASE);
+  planted.set_holder_public_key(
+      std::string(AsChars(intruder.public_key().bytes())));
+  const std::string name = "keys/" + HolderId(intruder.public_key());
+  const std::string bytes = planted.SerializeAsString();
+  ASSERT_TRUE(
+      backend_.Save(name, AsBytes(bytes), storage::SaveMode::kCreateIfAbsent)
+          .ok());
+  ASSERT_TRUE(repo->RotateKeys().ok());
+  Result<Bytes> after = backend_.Load(name, 0, storage::kToEnd);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(std::string(AsChars(*after)), bytes);  // never sealed to
+  EXPECT_TRUE(Repository::OpenWithRecoveryCode(&backend_, code_).ok());
+}
+
 }  // namespace
 }  // namespace chatvault::backup
