@@ -18,15 +18,6 @@ struct ForgetArgs {
   bool dry_run = false;
 };
 
-std::string LocalTime(uint64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 Status ParseGrouping(const std::string& text, backup::RetentionGrouping* g) {
   g->host = g->paths = false;
   if (text == "none" || text.empty()) return Status::OK();
@@ -132,7 +123,7 @@ int RunForget(Context& ctx, ForgetArgs args) {
       out << "  "
           << (d.keep ? "keep   " : (args.dry_run ? "would forget " : "forget "))
           << d.snapshot.id.substr(0, 8) << "  "
-          << LocalTime(d.snapshot.time_unix_ms);
+          << LocalTimeString(d.snapshot.time_unix_ms);
       if (d.keep) {
         out << "  (";
         for (size_t i = 0; i < d.reasons.size(); ++i) {

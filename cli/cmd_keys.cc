@@ -24,15 +24,6 @@ const char* KindName(pb::HolderKind kind) {
   }
 }
 
-std::string LocalTime(uint64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 int RunKeyList(Context& ctx) {
   Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
   if (!repo.ok()) return Fail(repo.status());
@@ -54,7 +45,8 @@ int RunKeyList(Context& ctx) {
   std::ostream& out = ctx.out();
   for (const auto& h : *holders) {
     out << (h.opened_this ? "* " : "  ") << h.name.substr(5, 16) << "  "
-        << KindName(h.kind) << "  created " << LocalTime(h.created_unix_ms);
+        << KindName(h.kind) << "  created "
+        << LocalTimeString(h.created_unix_ms);
     if (h.kind == pb::HOLDER_KIND_PASSPHRASE) {
       out << "  Argon2id " << h.kdf_memory_kib / 1024 << " MiB";
     }

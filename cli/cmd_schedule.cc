@@ -408,15 +408,6 @@ std::string Installed(std::string* where) {
   return "";
 }
 
-std::string LocalTime(int64_t unix_s) {
-  std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 int RunStatus(Context& ctx) {
   std::string where;
   const std::string spec = Installed(&where);
@@ -441,12 +432,15 @@ int RunStatus(Context& ctx) {
       tm.tm_isdst = -1;
       at = std::mktime(&tm);
     }
-    next = LocalTime(at);
+    next = LocalTimeString(static_cast<uint64_t>(at) * 1000);
   } else if (spec.starts_with("every ") && state.is_object() &&
              state.contains("finished_unix_s")) {
     const int64_t every = ParseEvery(spec.substr(6, spec.find(',') - 6));
     if (every > 0)
-      next = LocalTime(state["finished_unix_s"].get<int64_t>() + every);
+      next =
+          LocalTimeString(static_cast<uint64_t>(
+                              state["finished_unix_s"].get<int64_t>() + every) *
+                          1000);
   }
   if (ctx.options().json) {
     nlohmann::json j = {{"installed", !spec.empty()},
@@ -465,7 +459,10 @@ int RunStatus(Context& ctx) {
   }
   out << "Scheduled: " << spec << " (" << where << ")\n";
   if (state.is_object() && state.contains("finished_unix_s")) {
-    out << "Last run: " << LocalTime(state["finished_unix_s"].get<int64_t>())
+    out << "Last run: "
+        << LocalTimeString(
+               static_cast<uint64_t>(state["finished_unix_s"].get<int64_t>()) *
+               1000)
         << ", " << state.value("result", std::string("?"));
     if (state.value("attempts", 1) > 1) {
       out << " after " << state.value("attempts", 1) << " attempts";
@@ -522,7 +519,9 @@ int RunScheduled(Context& ctx, const ScheduleArgs& a) {
   fs::create_directories(fs::path(log).parent_path(), ec);
   fs::create_directories(StateDir(), ec);
   std::ofstream out(log, std::ios::app);
-  auto stamp = [&] { return LocalTime(std::time(nullptr)); };
+  auto stamp = [&] {
+    return LocalTimeString(static_cast<uint64_t>(std::time(nullptr)) * 1000);
+  };
   nlohmann::json state = {{"started_unix_s", std::time(nullptr)}};
   int rc = kExitOk;
   int attempts = 0;

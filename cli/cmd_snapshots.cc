@@ -10,15 +10,6 @@
 namespace chatvault::cli {
 namespace {
 
-std::string FormatTime(uint64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 int RunSnapshots(Context& ctx) {
   Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
   if (!repo.ok()) return Fail(repo.status());
@@ -58,8 +49,8 @@ int RunSnapshots(Context& ctx) {
     return kExitOk;
   }
   for (const auto& [id, snap] : snaps) {
-    out << id.substr(0, 8) << "  " << FormatTime(snap.time_unix_ms()) << "  "
-        << snap.hostname();
+    out << id.substr(0, 8) << "  " << LocalTimeString(snap.time_unix_ms())
+        << "  " << snap.hostname();
     for (const std::string& p : snap.paths()) out << "  " << p;
     out << "\n";
   }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "backup/file_cache.h"
 #include "base/errno.h"
@@ -71,6 +72,15 @@ Result<std::unique_ptr<backup::Repository>> Context::OpenRepository() {
 int Fail(const Status& status) {
   std::cerr << "chatvault: " << status.message() << "\n";
   return ExitCodeFor(status);
+}
+
+std::string LocalTimeString(uint64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 std::string HumanBytes(double b) {

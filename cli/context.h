@@ -62,6 +62,9 @@ class Context {
 // code.
 int Fail(const Status& status);
 
+// "2026-11-26 09:30:00": a Unix time in milliseconds, in local time.
+std::string LocalTimeString(uint64_t unix_ms);
+
 // "512 B", "1.5 MiB": a byte count for people.
 std::string HumanBytes(double bytes);
 
