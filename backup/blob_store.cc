@@ -8,7 +8,6 @@
 #include <vector>
 
 namespace chatvault::backup {
-namespace {}  // namespace
 
 namespace {
 // The longest a sealed blob can be: codec byte, plaintext, AEAD overhead.

@@ -104,6 +104,20 @@ class Checker {
     result_.problems.push_back(std::move(what));
   }
 
+  // Reports `what`, and marks blob `id` bad because of it.
+  void BadBlob(const crypto::Digest256& id, const std::string& what) {
+    Problem(what);
+    bad_blobs_.emplace(id, what);
+  }
+
+  // Reports `what`, and marks every blob the indexes place in `pack` bad.
+  void BadPack(const crypto::Digest256& pack, const std::string& what) {
+    Problem(what);
+    for (const crypto::Digest256& id : by_pack_[pack]) {
+      bad_blobs_.emplace(id, what);
+    }
+  }
+
   void Report(const std::string& phase, uint64_t done, uint64_t total) {
     if (progress_) progress_(phase, done, total);
   }
@@ -141,10 +155,7 @@ class Checker {
       } else {
         continue;
       }
-      Problem(what);
-      for (const crypto::Digest256& id : by_pack_[pack]) {
-        bad_blobs_.emplace(id, what);
-      }
+      BadPack(pack, what);
     }
     for (const auto& [pack, size] : pack_sizes_) {
       if (!ends.contains(pack)) {
@@ -178,8 +189,7 @@ class Checker {
     } else {
       return;
     }
-    Problem(what);
-    bad_blobs_.emplace(id, what);
+    BadBlob(id, what);
   }
 
   // Downloads the selected packs and checks them whole.
@@ -201,12 +211,7 @@ class Checker {
 
   void ReadPack(const crypto::Digest256& pack) {
     const std::string name = PackName(pack);
-    auto bad = [&](const std::string& what) {
-      Problem(what);
-      for (const crypto::Digest256& id : by_pack_[pack]) {
-        bad_blobs_.emplace(id, what);
-      }
-    };
+    auto bad = [&](const std::string& what) { BadPack(pack, what); };
     Result<Bytes> data = repo_->backend()->Load(name);
     if (!data.ok()) {
       bad("pack " + Short(pack) +
@@ -247,8 +252,7 @@ class Checker {
           it->second->SerializeAsString() != loc->entry.SerializeAsString()) {
         const std::string what = "blob " + Short(id) + ": the index and pack " +
                                  Short(pack) + "'s header disagree";
-        Problem(what);
-        bad_blobs_.emplace(id, what);
+        BadBlob(id, what);
       }
     }
     // Every blob the header lists decodes to its ID. The bases and
@@ -285,8 +289,7 @@ class Checker {
       } else {
         continue;
       }
-      Problem(what);
-      bad_blobs_.emplace(id, what);
+      BadBlob(id, what);
     }
   }
 
