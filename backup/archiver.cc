@@ -18,6 +18,7 @@
 #include "backup/blob_store.h"
 #include "backup/file_cache.h"
 #include "backup/media.h"
+#include "backup/pruner.h"
 #include "backup/sqlite_capture.h"
 #include "base/errno.h"
 
@@ -757,6 +758,16 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
           .count()));
   ASSIGN_OR_RETURN(std::string id,
                    repo->SaveObject(ObjectType::kSnapshot, "snapshots", snap));
+  // A prune that marked data meanwhile may have condemned blobs this backup
+  // reused: they are copied now, or the snapshot is withdrawn (5.12).
+  uint64_t secured = 0;
+  RETURN_IF_ERROR(SecureSnapshot(repo, store.get(), id, snap, &secured));
+  if (secured > 0) {
+    warnings.push_back("a prune ran during this backup: " +
+                       std::to_string(secured) +
+                       " blobs it had reused were copied so that the "
+                       "snapshot stays whole");
+  }
 
   BackupResult result;
   result.snapshot_id = id;

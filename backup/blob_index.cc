@@ -186,33 +186,70 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
     }
     bool stale = false;
     for (const std::string& m : merged) stale = stale || !listed.contains(m);
-    if (stale) {
-      // An index object is gone: its blobs may have moved or been deleted.
-      Lmdb* db = index->db_.get();
-      bool ok = db->Write([&](MDB_txn* txn) {
-        if (mdb_drop(txn, db->dbi, 0) != 0) return false;
-        MDB_val k = Val(kVersionKey), v = Val(kIndexCacheVersion);
-        return mdb_put(txn, db->dbi, &k, &v, 0) == 0;
-      });
-      if (!ok) index->db_.reset();
-      merged.clear();
-    }
+    // An index object is gone: its blobs may have moved or been deleted.
+    if (stale) index->DropCache(&merged);
   }
-  for (const std::string& id : listed) {
-    if (merged.contains(id)) continue;
+  // Indexes a prune wrote name those they replace (`supersedes`); the
+  // replaced ones, which the prune deletes soon after, are skipped (design.md
+  // 5.12). The cache also records their names, so they are not read again.
+  std::map<std::string, pb::Index> loaded;
+  std::set<std::string> superseded;
+  auto load = [&](const std::string& id) -> Status {
     pb::Index object;
     Status s = repo->LoadObject(ObjectType::kIndex, "index", id, &object);
     if (!s.ok() && damaged != nullptr) {
       damaged->emplace(id, s);
-      continue;
+      return Status::OK();
     }
     RETURN_IF_ERROR(s);
-    index->Add(id, object);
+    for (const std::string& raw : object.supersedes()) {
+      if (raw.size() == crypto::kDigest256Bytes) {
+        superseded.insert(HexEncode(AsBytes(raw)));
+      }
+    }
+    loaded.emplace(id, std::move(object));
     ++index->indexes_loaded_;
+    return Status::OK();
+  };
+  for (const std::string& id : listed) {
+    if (!merged.contains(id)) RETURN_IF_ERROR(load(id));
+  }
+  bool merged_superseded = false;
+  for (const std::string& m : merged) {
+    merged_superseded = merged_superseded || superseded.contains(m);
+  }
+  if (merged_superseded) {
+    // A prune replaced indexes the cache holds: start over from the
+    // repository's current indexes.
+    std::set<std::string> before = std::move(merged);
+    index->DropCache(&merged);
+    for (const std::string& id : before) RETURN_IF_ERROR(load(id));
+  }
+  for (auto& [id, object] : loaded) {
+    if (superseded.contains(id)) {
+      if (index->db_) index->pending_names_.push_back(id);
+      continue;
+    }
+    index->Add(id, object);
+    index->names_.insert(id);
+  }
+  for (const std::string& m : merged) {
+    if (!superseded.contains(m)) index->names_.insert(m);
   }
   // One transaction for all of them.
   index->WritePending();
   return index;
+}
+
+void BlobIndex::DropCache(std::set<std::string>* merged) {
+  Lmdb* db = db_.get();
+  bool ok = db->Write([&](MDB_txn* txn) {
+    if (mdb_drop(txn, db->dbi, 0) != 0) return false;
+    MDB_val k = Val(kVersionKey), v = Val(kIndexCacheVersion);
+    return mdb_put(txn, db->dbi, &k, &v, 0) == 0;
+  });
+  if (!ok) db_.reset();
+  merged->clear();
 }
 
 void BlobIndex::Add(const std::string& name, const pb::Index& index) {
@@ -221,6 +258,7 @@ void BlobIndex::Add(const std::string& name, const pb::Index& index) {
                  if (!db_ || !CachedContains(id)) memory_.emplace(id, loc);
                });
   if (db_) pending_names_.push_back(name);
+  names_.insert(name);
 }
 
 void BlobIndex::WritePending() {

@@ -11,8 +11,9 @@
 // an entry stays true as long as its index object exists. When
 // an index object the cache has merged is gone from the repository
 // (compacted or pruned, perhaps by another device), the cache is dropped and
-// rebuilt. Like the file-change cache it is disposable: deleting it costs
-// one full read of the indexes.
+// rebuilt. Indexes a prune replaced (named in another index's `supersedes`)
+// are skipped, and a cache holding one is rebuilt too. Like the file-change
+// cache it is disposable: deleting it costs one full read of the indexes.
 //
 // Thread-safety: not thread-safe; BlobStore serializes calls.
 #ifndef CHATVAULT_BACKUP_BLOB_INDEX_H_
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,10 @@ class BlobIndex {
   void ForEach(const std::function<void(const crypto::Digest256&,
                                         const BlobLocation&)>& fn) const;
 
+  // The index objects whose entries this index holds: those listed when it
+  // was opened, less those a prune's index supersedes, plus those added.
+  const std::set<std::string>& names() const { return names_; }
+
   // Whether the entries are kept in the LMDB cache.
   bool cached() const { return db_ != nullptr; }
   // Index objects read from the repository by Open (the rest came from the
@@ -76,12 +82,15 @@ class BlobIndex {
   // Writes the entries and index names held in memory to the cache.
   void WritePending();
   bool CachedContains(const crypto::Digest256& id) const;
+  // Empties the cache (or gives it up if that fails); clears `merged`.
+  void DropCache(std::set<std::string>* merged);
 
   std::unique_ptr<Lmdb> db_;
   // Without a cache, every entry; with one, those not written to it yet.
   std::map<crypto::Digest256, BlobLocation> memory_;
   std::vector<std::string> pending_names_;  // index objects not yet cached
   size_t indexes_loaded_ = 0;
+  std::set<std::string> names_;
 };
 
 }  // namespace chatvault::backup

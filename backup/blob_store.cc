@@ -36,6 +36,20 @@ std::string PackName(const crypto::Digest256& pack_id) {
   return "data/" + hex.substr(0, 2) + "/" + hex;
 }
 
+bool ParsePackName(std::string_view name, crypto::Digest256* id) {
+  const size_t slash = name.rfind('/');
+  if (!name.starts_with("data/") || slash == std::string::npos) return false;
+  Result<Bytes> raw = HexDecode(name.substr(slash + 1));
+  if (!raw.ok() || raw->size() != id->size()) return false;
+  std::memcpy(id->data(), raw->data(), id->size());
+  return true;
+}
+
+void BlobStore::AddIndex(const std::string& name, const pb::Index& index) {
+  std::lock_guard lock(mu_);
+  index_->Add(name, index);
+}
+
 BlobStore::BlobStore(Repository* repo) : repo_(repo) {
   epoch_ = repo->write_epoch();
 }

@@ -124,6 +124,10 @@ class BlobStore {
   // any blob is pending.
   Status Flush();
 
+  // Makes the entries of index object `name`, saved by the caller, known
+  // (a prune listing a pack again).
+  void AddIndex(const std::string& name, const pb::Index& index);
+
   // Reads and authenticates a blob; Corruption if its plaintext does not
   // hash to `id`, NotFound if no index lists it.
   Result<Bytes> Read(const crypto::Digest256& id);
@@ -256,6 +260,8 @@ Result<pb::Tree> LoadTree(BlobStore* store, const crypto::Digest256& tree_id);
 
 // "data/<first two hex digits>/<pack id>".
 std::string PackName(const crypto::Digest256& pack_id);
+// "data/ab/<64 hex digits>" → the pack ID; false for anything else.
+bool ParsePackName(std::string_view name, crypto::Digest256* id);
 
 }  // namespace chatvault::backup
 

@@ -19,18 +19,6 @@ std::string Short(const crypto::Digest256& id) {
   return HexEncode(id).substr(0, 16);
 }
 
-// "data/ab/<64 hex digits>" → the pack ID; false for anything else.
-bool ParsePackName(const std::string& name, crypto::Digest256* id) {
-  const size_t slash = name.rfind('/');
-  if (!name.starts_with(kDataPrefix) || slash == std::string::npos) {
-    return false;
-  }
-  Result<Bytes> raw = HexDecode(std::string_view(name).substr(slash + 1));
-  if (!raw.ok() || raw->size() != id->size()) return false;
-  std::memcpy(id->data(), raw->data(), id->size());
-  return true;
-}
-
 // Whether pack `id` belongs to the subset read_data should read.
 bool Selected(const CheckOptions& o, const crypto::Digest256& id) {
   if (o.subset_m > 0) {

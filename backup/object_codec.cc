@@ -31,6 +31,8 @@ bool IsKnownType(uint8_t t) {
     case ObjectType::kSnapshot:
     case ObjectType::kHolderList:
     case ObjectType::kDeviceList:
+    case ObjectType::kPrunePlan:
+    case ObjectType::kLock:
       return true;
   }
   return false;
@@ -61,6 +63,10 @@ std::string_view ObjectTypeName(ObjectType type) {
       return "holder list";
     case ObjectType::kDeviceList:
       return "device list";
+    case ObjectType::kPrunePlan:
+      return "prune plan";
+    case ObjectType::kLock:
+      return "lock";
   }
   return "unknown";
 }

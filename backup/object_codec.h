@@ -41,6 +41,8 @@ enum class ObjectType : uint8_t {
   kSnapshot = 7,
   kHolderList = 8,
   kDeviceList = 9,
+  kPrunePlan = 10,
+  kLock = 11,
 };
 
 // Bytes of an ID bound into associated data.

@@ -186,7 +186,7 @@ TEST(ObjectCodecTest, PeekRefusesShortBadMagicAndUnknownType) {
   ExpectCorruption(OpenObject(key, ObjectType::kConfig, Id(1), bad_magic),
                    "bad magic");
 
-  for (uint8_t t : {0, 2, 10, 255}) {
+  for (uint8_t t : {0, 2, 12, 255}) {
     Bytes unknown = obj;
     unknown[4] = std::byte{t};
     EXPECT_EQ(PeekObjectHeader(unknown).status().code(),
@@ -198,6 +198,8 @@ TEST(ObjectCodecTest, PeekRefusesShortBadMagicAndUnknownType) {
 TEST(ObjectCodecTest, TypeNames) {
   EXPECT_EQ(ObjectTypeName(ObjectType::kConfig), "config");
   EXPECT_EQ(ObjectTypeName(ObjectType::kPackHeader), "pack header");
+  EXPECT_EQ(ObjectTypeName(ObjectType::kPrunePlan), "prune plan");
+  EXPECT_EQ(ObjectTypeName(ObjectType::kLock), "lock");
   EXPECT_EQ(ObjectTypeName(static_cast<ObjectType>(2)), "unknown");
 }
 

@@ -496,36 +496,55 @@ Result<std::vector<pb::PackEntry>> ReadPackHeader(const crypto::AeadKey& key,
   return entries;
 }
 
-Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
-                       const pb::PackEntry& entry, ByteView sealed_blob,
-                       ByteView reference) {
-  ObjectType type;
-  if (!BlobObjectType(entry.type(), &type) ||
+namespace {
+
+// OpenBlob's checks and authentication: the decrypted body.
+Result<Bytes> OpenSealed(const crypto::AeadKey& key, uint32_t epoch,
+                         const pb::PackEntry& entry, ByteView sealed_blob,
+                         ObjectType* type) {
+  if (!BlobObjectType(entry.type(), type) ||
       entry.id().size() != kObjectIdBytes ||
       (!entry.base().empty() &&
        (entry.base().size() != kObjectIdBytes || entry.base() == entry.id()))) {
     return Status::Corruption("a pack entry names an invalid blob");
   }
   if (sealed_blob.size() != entry.length()) {
-    return BadBlob(type, "was read with another length than its entry says");
+    return BadBlob(*type, "was read with another length than its entry says");
   }
   if (sealed_blob.size() < kMinSealedBlobBytes) {
-    return BadBlob(type, "is truncated");
+    return BadBlob(*type, "is truncated");
   }
   if (entry.raw_length() > kMaxBlobBytes) {
-    return BadBlob(type, "claims a length larger than any blob may have");
+    return BadBlob(*type, "claims a length larger than any blob may have");
   }
   Result<Bytes> body = crypto::AeadOpen(
-      key, sealed_blob, AssociatedData(type, IdView(entry.id()), epoch));
+      key, sealed_blob, AssociatedData(*type, IdView(entry.id()), epoch));
   if (!body.ok()) {
-    return BadBlob(type,
+    return BadBlob(*type,
                    "failed authentication: it was damaged, tampered with or "
                    "moved, or it belongs to another epoch");
   }
+  return body;
+}
+
+}  // namespace
+
+Status AuthenticateBlob(const crypto::AeadKey& key, uint32_t epoch,
+                        const pb::PackEntry& entry, ByteView sealed_blob) {
+  ObjectType type;
+  return OpenSealed(key, epoch, entry, sealed_blob, &type).status();
+}
+
+Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
+                       const pb::PackEntry& entry, ByteView sealed_blob,
+                       ByteView reference) {
+  ObjectType type;
+  ASSIGN_OR_RETURN(Bytes body,
+                   OpenSealed(key, epoch, entry, sealed_blob, &type));
   const Reference kind = !entry.base().empty()         ? Reference::kBase
                          : !entry.dictionary().empty() ? Reference::kDictionary
                                                        : Reference::kNone;
-  return Decode(type, *body, entry.raw_length(), kind, entry.dictionary(),
+  return Decode(type, body, entry.raw_length(), kind, entry.dictionary(),
                 reference);
 }
 

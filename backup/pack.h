@@ -209,6 +209,13 @@ struct PackTrailer {
 // reference, or a reference on another codec, is Corruption). Checking the
 // plaintext against the blob ID is the caller's job, since it needs the
 // blob-ID key.
+// Authenticates a sealed blob without decoding it (copying blobs from pack
+// to pack): the checks of OpenBlob up to and including authentication.
+[[nodiscard]] Status AuthenticateBlob(const crypto::AeadKey& key,
+                                      uint32_t epoch,
+                                      const pb::PackEntry& entry,
+                                      ByteView sealed_blob);
+
 [[nodiscard]] Result<Bytes> OpenBlob(const crypto::AeadKey& key, uint32_t epoch,
                                      const pb::PackEntry& entry,
                                      ByteView sealed_blob,

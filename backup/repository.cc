@@ -376,12 +376,30 @@ Status Repository::ReplaceRecoveryCode(const crypto::RecoveryCode& code) {
                        /*only_opened=*/false);
 }
 
+std::string Repository::NewObjectId() {
+  Bytes id(kObjectIdBytes);
+  crypto::RandomBytes(id);
+  return HexEncode(id);
+}
+
 Result<std::string> Repository::SaveObject(
     ObjectType type, std::string_view dir,
     const google::protobuf::MessageLite& message) {
-  Bytes id(kObjectIdBytes);
-  crypto::RandomBytes(id);
-  std::string hex = HexEncode(id);
+  std::string hex = NewObjectId();
+  RETURN_IF_ERROR(SaveObjectAs(type, dir, hex, message,
+                               storage::SaveMode::kCreateIfAbsent));
+  return hex;
+}
+
+Status Repository::SaveObjectAs(ObjectType type, std::string_view dir,
+                                std::string_view id_hex,
+                                const google::protobuf::MessageLite& message,
+                                storage::SaveMode mode) {
+  ASSIGN_OR_RETURN(Bytes id, HexDecode(id_hex));
+  if (id.size() != kObjectIdBytes) {
+    return Status::InvalidArgument("'" + std::string(id_hex) +
+                                   "' is not an object ID");
+  }
   const uint32_t epoch = write_epoch();
   if (keys_.epoch_key(epoch) == nullptr) {
     return Status::PermissionDenied("this holder lacks the key epoch " +
@@ -390,9 +408,8 @@ Result<std::string> Repository::SaveObject(
   }
   Bytes sealed = SealObject(*keys_.epoch_key(epoch), epoch, type, id,
                             AsBytes(message.SerializeAsString()));
-  RETURN_IF_ERROR(backend_->Save(std::string(dir) + "/" + hex, sealed,
-                                 storage::SaveMode::kCreateIfAbsent));
-  return hex;
+  return backend_->Save(std::string(dir) + "/" + std::string(id_hex), sealed,
+                        mode);
 }
 
 Status Repository::LoadObject(ObjectType type, std::string_view dir,

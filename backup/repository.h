@@ -71,6 +71,15 @@ class Repository {
   // returns the ID (hex).
   Result<std::string> SaveObject(ObjectType type, std::string_view dir,
                                  const google::protobuf::MessageLite& message);
+  // The same as "<dir>/<id_hex>", for an ID chosen beforehand (NewObjectId)
+  // or a fixed one (locks); `mode` says whether an existing object is
+  // replaced.
+  Status SaveObjectAs(ObjectType type, std::string_view dir,
+                      std::string_view id_hex,
+                      const google::protobuf::MessageLite& message,
+                      storage::SaveMode mode);
+  // A fresh random object ID (hex).
+  static std::string NewObjectId();
   // The key objects ("holders") that open this repository. Their records
   // are public (design.md 4.2); nothing here needs a secret.
   struct Holder {

@@ -26,6 +26,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Cancelled";
     case StatusCode::kResourceExhausted:
       return "ResourceExhausted";
+    case StatusCode::kLocked:
+      return "Locked";
   }
   return "Unknown";
 }

@@ -30,6 +30,7 @@ enum class StatusCode : int {
   kPermissionDenied,   // wrong passphrase, missing rights, read-only target
   kCancelled,          // the operation was interrupted on request
   kResourceExhausted,  // disk full, quota exceeded, out of memory
+  kLocked,             // another operation holds the repository's lock
 };
 
 // Returns the code's name, e.g. "Corruption".
@@ -75,6 +76,9 @@ class [[nodiscard]] Status {
   }
   static Status ResourceExhausted(std::string_view msg) {
     return Status(StatusCode::kResourceExhausted, msg);
+  }
+  static Status Locked(std::string_view msg) {
+    return Status(StatusCode::kLocked, msg);
   }
 
   bool ok() const { return state_ == nullptr; }

@@ -69,6 +69,7 @@ int Run(int argc, char** argv) {
   AddForgetCommand(app, ctx, exit_code);
   AddKeyCommands(app, ctx, exit_code);
   AddScheduleCommand(app, ctx, exit_code);
+  AddPruneCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

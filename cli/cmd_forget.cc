@@ -16,6 +16,8 @@ struct ForgetArgs {
   std::string group_by = "host,paths";
   std::string host;
   bool dry_run = false;
+  bool prune = false;
+  PruneArgs prune_args;
 };
 
 Status ParseGrouping(const std::string& text, backup::RetentionGrouping* g) {
@@ -144,11 +146,14 @@ int RunForget(Context& ctx, ForgetArgs args) {
           << " would be forgotten (dry run: nothing changed)\n";
     } else {
       out << removed << " snapshot" << (removed == 1 ? "" : "s")
-          << " forgotten; the data only they used stays in the repository "
-             "until it is pruned\n";
+          << (args.prune ? " forgotten.\n"
+                         : " forgotten; the data only they used stays in the "
+                           "repository until it is pruned\n");
     }
   }
   if (!failure.ok()) return Fail(failure);
+  if (args.prune)
+    return RunPrune(ctx, repo->get(), args.prune_args, args.dry_run);
   return kExitOk;
 }
 
@@ -183,6 +188,9 @@ void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code) {
   cmd->add_option("--host", args->host, "Only consider snapshots of HOST");
   cmd->add_flag("--allow-empty-group", p.allow_empty_group,
                 "Let the policy forget every snapshot of a group");
+  cmd->add_flag("--prune", args->prune,
+                "Then prune: mark the data only forgotten snapshots used");
+  AddPruneOptions(cmd, args->prune_args);
   cmd->add_flag("--dry-run", args->dry_run,
                 "Show what would be forgotten and why, change nothing");
   cmd->callback(

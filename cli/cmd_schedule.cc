@@ -145,15 +145,8 @@ std::string ShellQuote(const std::string& s) {
 
 // "30min", "2h", "1d" → seconds; 0 if malformed or under 5 minutes.
 int64_t ParseEvery(const std::string& text) {
-  size_t i = 0;
-  int64_t n = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    n = n * 10 + (text[i++] - '0');
-    if (n > 100000) return 0;
-  }
-  const std::string unit = text.substr(i);
-  int64_t s = unit == "min" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-  return i > 0 && n * s >= 300 ? n * s : 0;
+  const int64_t s = ParseDurationSeconds(text);
+  return s >= 300 ? s : 0;
 }
 
 bool ParseDaily(const std::string& text, int* hour, int* minute) {

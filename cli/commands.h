@@ -19,6 +19,18 @@ void AddCheckCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddForgetCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddKeyCommands(CLI::App& app, Context& ctx, int& exit_code);
 void AddScheduleCommand(CLI::App& app, Context& ctx, int& exit_code);
+// prune and unlock.
+void AddPruneCommand(CLI::App& app, Context& ctx, int& exit_code);
+
+// Prune's options, shared with forget --prune.
+struct PruneArgs {
+  std::string grace = "1h";
+  double repack_below_percent = 50;
+};
+void AddPruneOptions(CLI::App* cmd, PruneArgs& args);
+// Prunes `repo` and prints what happened; returns the exit code.
+int RunPrune(Context& ctx, backup::Repository* repo, const PruneArgs& args,
+             bool dry_run);
 
 }  // namespace chatvault::cli
 

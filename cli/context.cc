@@ -83,6 +83,23 @@ std::string LocalTimeString(uint64_t unix_ms) {
   return buf;
 }
 
+int64_t ParseDurationSeconds(std::string_view text) {
+  size_t i = 0;
+  int64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    n = n * 10 + (text[i++] - '0');
+    if (n > 1000000) return -1;
+  }
+  const std::string_view unit = text.substr(i);
+  const int64_t s = unit == "s"                ? 1
+                    : unit == "min"            ? 60
+                    : unit == "h"              ? 3600
+                    : unit == "d"              ? 86400
+                    : (unit.empty() && n == 0) ? 1
+                                               : 0;
+  return i > 0 && s > 0 ? n * s : -1;
+}
+
 std::string HumanBytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;

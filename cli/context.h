@@ -65,6 +65,9 @@ int Fail(const Status& status);
 // "2026-11-26 09:30:00": a Unix time in milliseconds, in local time.
 std::string LocalTimeString(uint64_t unix_ms);
 
+// "0", "90s", "30min", "2h", "1d" → seconds; -1 if malformed.
+int64_t ParseDurationSeconds(std::string_view text);
+
 // "512 B", "1.5 MiB": a byte count for people.
 std::string HumanBytes(double bytes);
 

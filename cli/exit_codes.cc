@@ -22,6 +22,8 @@ ExitCode ExitCodeFor(const Status& status) {
       return kExitResourceExhausted;
     case StatusCode::kCancelled:
       return kExitCancelled;
+    case StatusCode::kLocked:
+      return kExitLocked;
     case StatusCode::kIOError:
       return kExitFailure;
   }

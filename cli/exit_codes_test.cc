@@ -10,7 +10,7 @@ namespace {
 
 TEST(ExitCodesTest, EachStatusCodeHasItsOwnExitCode) {
   std::set<int> seen;
-  for (int c = 0; c <= static_cast<int>(StatusCode::kResourceExhausted); ++c) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kLocked); ++c) {
     auto code = static_cast<StatusCode>(c);
     Status s = code == StatusCode::kOk ? Status() : Status(code, "x");
     EXPECT_TRUE(seen.insert(ExitCodeFor(s)).second) << StatusCodeName(code);
@@ -20,6 +20,7 @@ TEST(ExitCodesTest, EachStatusCodeHasItsOwnExitCode) {
   EXPECT_EQ(ExitCodeFor(Status::PermissionDenied("wrong passphrase")), 12);
   EXPECT_EQ(ExitCodeFor(Status::Corruption("bad tag")), 13);
   EXPECT_EQ(ExitCodeFor(Status::ResourceExhausted("disk full")), 15);
+  EXPECT_EQ(ExitCodeFor(Status::Locked("prune running")), 11);
 }
 
 TEST(ExitCodesTest, HelpListsEveryCode) {
