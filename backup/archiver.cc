@@ -763,10 +763,10 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
   uint64_t secured = 0;
   RETURN_IF_ERROR(SecureSnapshot(repo, store.get(), id, snap, &secured));
   if (secured > 0) {
-    warnings.push_back("a prune ran during this backup: " +
-                       std::to_string(secured) +
-                       " blobs it had reused were copied so that the "
-                       "snapshot stays whole");
+    warnings.push_back(
+        "a prune ran during this backup: " + std::to_string(secured) +
+        " blobs it had reused were copied so that the "
+        "snapshot stays whole");
   }
 
   BackupResult result;

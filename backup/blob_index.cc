@@ -155,6 +155,22 @@ std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
 Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
     Repository* repo, const std::string& cache_dir,
     std::map<std::string, Status>* damaged) {
+  // An index listed a moment ago and gone when read was superseded by a
+  // prune's, written before it was deleted: list again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool vanished = false;
+    Result<std::unique_ptr<BlobIndex>> index =
+        OpenAttempt(repo, cache_dir, damaged, &vanished);
+    if (!vanished) return index;
+  }
+  return Status::Unavailable(
+      "the repository's indexes kept changing while being read (a prune is "
+      "running); try again");
+}
+
+Result<std::unique_ptr<BlobIndex>> BlobIndex::OpenAttempt(
+    Repository* repo, const std::string& cache_dir,
+    std::map<std::string, Status>* damaged, bool* vanished) {
   auto index = std::unique_ptr<BlobIndex>(new BlobIndex());
   std::set<std::string> listed;
   RETURN_IF_ERROR(
@@ -197,6 +213,10 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
   auto load = [&](const std::string& id) -> Status {
     pb::Index object;
     Status s = repo->LoadObject(ObjectType::kIndex, "index", id, &object);
+    if (s.code() == StatusCode::kNotFound) {
+      *vanished = true;
+      return Status::OK();
+    }
     if (!s.ok() && damaged != nullptr) {
       damaged->emplace(id, s);
       return Status::OK();
@@ -235,6 +255,12 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::Open(
   }
   for (const std::string& m : merged) {
     if (!superseded.contains(m)) index->names_.insert(m);
+  }
+  if (*vanished) {
+    // Nothing of this attempt goes into the cache.
+    index->memory_.clear();
+    index->pending_names_.clear();
+    return index;
   }
   // One transaction for all of them.
   index->WritePending();

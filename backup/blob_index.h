@@ -76,6 +76,11 @@ class BlobIndex {
 
  private:
   BlobIndex() = default;
+  // One listing and reading of the indexes; `vanished` is set if one
+  // listed was gone when read.
+  static Result<std::unique_ptr<BlobIndex>> OpenAttempt(
+      Repository* repo, const std::string& cache_dir,
+      std::map<std::string, Status>* damaged, bool* vanished);
   struct Lmdb;
   // Opens or creates the cache; nullptr if it cannot be used.
   static std::unique_ptr<Lmdb> OpenCache(const std::string& dir);

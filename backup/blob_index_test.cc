@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,6 +156,63 @@ TEST_F(BlobIndexTest, RemovedIndexObjectRebuildsTheCache) {
   ASSERT_TRUE(index && index->cached());
   EXPECT_EQ(index->indexes_loaded(), 1u);
   ExpectAgreesWithRepository(*index);  // the removed blobs are not found
+}
+
+// A prune's index names the indexes it replaces; until they are deleted,
+// readers skip them, and a cache that merged them is rebuilt.
+TEST_F(BlobIndexTest, SupersededIndexesAreSkipped) {
+  std::vector<crypto::Digest256> a = AddBlobs(10, 1);
+  std::vector<crypto::Digest256> b = AddBlobs(10, 2);
+  ASSERT_TRUE(OpenCached());  // the cache merges both
+  const std::string first = IndexName(0), second = IndexName(1);
+  pb::Index replaced, other;
+  ASSERT_TRUE(
+      repo_->LoadObject(ObjectType::kIndex, "index", first.substr(6), &replaced)
+          .ok());
+  ASSERT_TRUE(
+      repo_->LoadObject(ObjectType::kIndex, "index", second.substr(6), &other)
+          .ok());
+  // The compacted index keeps the blobs of `first` but the first five, and
+  // supersedes both objects.
+  pb::Index compacted;
+  for (const pb::Index* object : {&replaced, &other}) {
+    const pb::IndexPack& p = object->packs(0);
+    pb::IndexPack* kept = compacted.add_packs();
+    *kept = p;
+    kept->clear_entries();
+    for (const pb::PackEntry& e : p.entries()) {
+      const crypto::Digest256 id = crypto::Digest256FromBytes(e.id());
+      if (std::find(a.begin(), a.begin() + 5, id) == a.begin() + 5) {
+        *kept->add_entries() = e;
+      }
+    }
+  }
+  for (const std::string& name : {first, second}) {
+    Result<Bytes> raw = HexDecode(name.substr(6));
+    ASSERT_TRUE(raw.ok());
+    compacted.add_supersedes(std::string(AsChars(*raw)));
+  }
+  Result<std::string> id =
+      repo_->SaveObject(ObjectType::kIndex, "index", compacted);
+  ASSERT_TRUE(id.ok());
+  for (bool cached : {true, false}) {
+    Result<std::unique_ptr<BlobIndex>> index =
+        BlobIndex::Open(repo_.get(), cached ? dir_ : "");
+    ASSERT_TRUE(index.ok());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ((*index)->Contains(a[i]), i >= 5) << i << " cached " << cached;
+    }
+    for (const auto& blob : b) EXPECT_TRUE((*index)->Contains(blob));
+    EXPECT_EQ((*index)->names(), std::set<std::string>{*id});
+  }
+  // Once the replaced objects are deleted, nothing changes for readers.
+  ASSERT_TRUE(backend_.Remove(first).ok());
+  ASSERT_TRUE(backend_.Remove(second).ok());
+  std::unique_ptr<BlobIndex> index = OpenCached();
+  ASSERT_TRUE(index);
+  EXPECT_FALSE(index->Contains(a[0]));
+  EXPECT_TRUE(index->Contains(a[5]));
+  ExpectAgreesWithRepository(*index);
 }
 
 TEST_F(BlobIndexTest, DamagedOrForeignCacheIsRebuilt) {

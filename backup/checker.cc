@@ -243,12 +243,17 @@ class Checker {
         BadBlob(id, what);
       }
     }
-    // Every blob the header lists decodes to its ID. The bases and
-    // dictionaries they name are read once per pack.
+    // Every blob the indexes list decodes to its ID. (A prune stops listing
+    // the blobs no snapshot uses, which stay in packs it keeps; their delta
+    // bases may be gone.) The bases and dictionaries they name are read once
+    // per pack.
+    const std::set<crypto::Digest256> indexed(by_pack_[pack].begin(),
+                                              by_pack_[pack].end());
     std::map<std::string, Result<Bytes>> references;
     static const Result<Bytes> kNone = Bytes();
     for (const pb::PackEntry& e : *header) {
       const crypto::Digest256 id = crypto::Digest256FromBytes(e.id());
+      if (!indexed.contains(id)) continue;
       const Result<Bytes>* reference = &kNone;
       const std::string& ref = !e.base().empty() ? e.base() : e.dictionary();
       if (!ref.empty()) {

@@ -18,6 +18,9 @@ using Digest = crypto::Digest256;
 constexpr std::string_view kPlanDir = "prune";
 // Entries per index object a prune writes (about 10 MiB sealed).
 constexpr size_t kMaxIndexEntries = 100000;
+// A snapshot this young that cannot be walked may belong to a backup still
+// securing it (SecureSnapshot).
+constexpr uint64_t kYoungSnapshotMs = 15 * 60 * 1000;
 // Blobs of a pack this close together are copied with one range read.
 constexpr uint64_t kReadGap = 64 * 1024;
 
@@ -290,6 +293,7 @@ class Pruner {
 
   Status LoadPlans() {
     plans_.clear();
+    listed_again_.clear();
     ASSIGN_OR_RETURN(std::vector<std::string> ids, ListNames(repo_, kPlanDir));
     for (const std::string& id : ids) {
       Plan p{id, {}};
@@ -350,14 +354,16 @@ class Pruner {
     return Status::OK();
   }
 
-  // Lists condemned pack `i` of `plan` again, in a new index.
+  // Lists the entries of condemned pack `i` of `plan` again, in a new
+  // index: a snapshot needs one after all.
   Status ListAgain(const pb::PrunePlan& plan, size_t i, BlobStore* store,
                    std::set<Digest>* listed_packs) {
-    const pb::IndexPack& pack = plan.condemned(static_cast<int>(i)).pack();
-    std::optional<Digest> id = IdOf(pack.pack_id());
-    if (!id || listed_packs->contains(*id)) return Status::OK();
+    const pb::CondemnedPack& cp = plan.condemned(static_cast<int>(i));
+    std::optional<Digest> id = IdOf(cp.pack().pack_id());
+    if (!id || !listed_again_.emplace(&plan, i).second) return Status::OK();
+    if (!cp.kept() && listed_packs->contains(*id)) return Status::OK();
     pb::Index index;
-    *index.add_packs() = pack;
+    *index.add_packs() = cp.pack();
     ASSIGN_OR_RETURN(std::string name,
                      repo_->SaveObject(ObjectType::kIndex, "index", index));
     store->AddIndex(name, index);
@@ -429,7 +435,7 @@ class Pruner {
     for (const pb::CondemnedPack& cp : plan.condemned()) {
       Report("delete", done++, plan.condemned_size());
       std::optional<Digest> id = IdOf(cp.pack().pack_id());
-      if (!id) continue;
+      if (!id || cp.kept()) continue;
       if (listed_packs->contains(*id)) continue;  // listed again
       RETURN_IF_ERROR(repo_->backend()->Remove(PackName(*id)));
       ++result_.packs_deleted;
@@ -470,9 +476,8 @@ class Pruner {
     for (const Plan& p : plans_) {
       for (int i = 0; i < p.plan.condemned_size(); ++i) {
         const pb::IndexPack& pack = p.plan.condemned(i).pack();
-        if (std::optional<Digest> id = IdOf(pack.pack_id())) {
-          pending_packs.insert(*id);
-        }
+        std::optional<Digest> id = IdOf(pack.pack_id());
+        if (id && !p.plan.condemned(i).kept()) pending_packs.insert(*id);
         for (const pb::PackEntry& e : pack.entries()) {
           if (std::optional<Digest> id = IdOf(e.id())) {
             pending_blobs.emplace(*id, std::make_pair(&p, i));
@@ -502,6 +507,18 @@ class Pruner {
           repo_->LoadObject(ObjectType::kSnapshot, "snapshots", id, &snap);
       if (s.code() == StatusCode::kNotFound) continue;  // forgotten meanwhile
       if (s.ok()) s = walker.Walk(id, snap);
+      const uint64_t now = UnixMs(options_.clock);
+      if (!s.ok() && snap.time_unix_ms() + kYoungSnapshotMs > now) {
+        // Most likely a backup that has just saved it and is copying what
+        // an earlier prune condemned, or withdrawing it (5.12).
+        return Status::Unavailable(
+            "prune stopped before deleting anything: snapshot " +
+            id.substr(0, 8) + ", saved " +
+            std::to_string((now - std::min(now, snap.time_unix_ms())) / 1000) +
+            " s ago, cannot be read whole yet (" + std::string(s.message()) +
+            "); a backup may be finishing. Run prune again in a few "
+            "minutes; if this persists, run 'chatvault check'");
+      }
       if (!s.ok()) {
         return Status::Corruption(
             "prune stopped before deleting anything: snapshot " +
@@ -633,6 +650,34 @@ class Pruner {
     result_.packs_written = copier.packs().size();
     result_.bytes_written = copier.bytes_written();
 
+    // The new indexes list only the used blobs of kept packs: an unused one
+    // may be a delta whose base is condemned. The plan records the others
+    // like condemned packs (but `kept`), so that a snapshot saved meanwhile
+    // that needs one gets it listed again.
+    std::vector<pb::CondemnedPack> dropped;
+    if (!unused.empty() || !repacked.empty()) {
+      for (const Digest& id : keep) {
+        pb::IndexPack& ip = packs[id].pack;
+        if (packs[id].used == static_cast<uint64_t>(ip.entries_size())) {
+          continue;
+        }
+        pb::CondemnedPack cp;
+        cp.set_kept(true);
+        cp.mutable_pack()->set_pack_id(ip.pack_id());
+        cp.mutable_pack()->set_epoch(ip.epoch());
+        pb::IndexPack used_only;
+        for (pb::PackEntry& e : *ip.mutable_entries()) {
+          if (Uses(used, crypto::Digest256FromBytes(e.id()))) {
+            *used_only.add_entries() = std::move(e);
+          } else {
+            *cp.mutable_pack()->add_entries() = std::move(e);
+          }
+        }
+        ip.mutable_entries()->Swap(used_only.mutable_entries());
+        dropped.push_back(std::move(cp));
+      }
+    }
+
     // The plans, before the indexes that stop listing what they condemn.
     const uint64_t now = UnixMs(options_.clock);
     std::string hostname = options_.hostname;
@@ -663,6 +708,8 @@ class Pruner {
           result_.bytes_condemned += pack_sizes[id];
         }
       }
+      for (pb::CondemnedPack& cp : dropped)
+        *plan.add_condemned() = std::move(cp);
       ASSIGN_OR_RETURN(
           result_.plan_id,
           repo_->SaveObject(ObjectType::kPrunePlan, kPlanDir, plan));
@@ -694,23 +741,8 @@ class Pruner {
 
     // New indexes: the kept packs and the new ones; the last one written
     // supersedes every index listed above.
-    // Only the used blobs of kept packs: an unused one may be a delta whose
-    // base was condemned, and what no snapshot uses is not worth finding.
     std::vector<pb::IndexPack> listed;
-    for (const Digest& id : keep) {
-      pb::IndexPack& ip = packs[id].pack;
-      if (packs[id].used < static_cast<uint64_t>(ip.entries_size())) {
-        auto* entries = ip.mutable_entries();
-        entries->erase(std::remove_if(entries->begin(), entries->end(),
-                                      [&](const pb::PackEntry& e) {
-                                        return !Uses(
-                                            used,
-                                            crypto::Digest256FromBytes(e.id()));
-                                      }),
-                       entries->end());
-      }
-      listed.push_back(std::move(ip));
-    }
+    for (const Digest& id : keep) listed.push_back(std::move(packs[id].pack));
     packs.clear();
     for (pb::IndexPack& ip : copier.packs()) listed.push_back(std::move(ip));
     pb::Index index;
@@ -750,6 +782,8 @@ class Pruner {
   const PruneOptions& options_;
   const PruneProgressFn& progress_;
   RepositoryLock* lock_ = nullptr;
+  // Condemned entries of plans listed again by this prune.
+  std::set<std::pair<const pb::PrunePlan*, size_t>> listed_again_;
   std::vector<Plan> plans_;
   PruneResult result_;
 };
@@ -789,7 +823,8 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
   auto withdraw = [&](const Status& why) -> Status {
     Status removed = repo->backend()->Remove("snapshots/" + snapshot_id);
     return Status::Unavailable(
-        "a prune (on this or another device) deleted data this backup had "
+        "a prune (on this or another device) deleted data this backup "
+        "had "
         "reused before the backup could save its snapshot (" +
         std::string(why.message()) + "). " +
         (removed.ok()
