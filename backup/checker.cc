@@ -149,8 +149,9 @@ class Checker {
       if (!ends.contains(pack)) {
         result_.notes.push_back(
             "pack " + Short(pack) +
-            " is in no index (left by an interrupted backup; prune will "
-            "remove it)");
+            " is in no index (condemned by a prune and waiting for its grace "
+            "period, or left by an interrupted backup, which a prune "
+            "removes)");
       }
     }
     return Status::OK();

@@ -499,6 +499,7 @@ class Pruner {
       return LoadTree(store.get(), id);
     });
     std::vector<std::string> walked;
+    bool young = false;  // a snapshot a backup may still be securing
     for (size_t i = 0; i < snapshot_ids.size(); ++i) {
       Report("snapshots", i, snapshot_ids.size());
       const std::string& id = snapshot_ids[i];
@@ -528,6 +529,7 @@ class Pruner {
             "the snapshot if it cannot be repaired");
       }
       walked.push_back(id);
+      if (snap.time_unix_ms() + kYoungSnapshotMs > now) young = true;
     }
     Report("snapshots", snapshot_ids.size(), snapshot_ids.size());
     result_.snapshots = walked.size();
@@ -548,12 +550,19 @@ class Pruner {
       if (missing++ == 0) first_missing = Short(id);
     }
     if (missing > 0) {
-      return Status::Corruption(
+      const std::string what =
           "prune stopped before deleting anything: " + std::to_string(missing) +
           " blobs the snapshots use (" + first_missing +
-          (missing > 1 ? ", ...)" : ")") +
-          " are in no index. Run 'chatvault check' to see which snapshots "
-          "are affected");
+          (missing > 1 ? ", ...)" : ")") + " are in no index";
+      if (young) {
+        return Status::Unavailable(
+            what +
+            "; a backup that has just saved its snapshot may be finishing. "
+            "Run prune again in a few minutes; if this persists, run "
+            "'chatvault check'");
+      }
+      return Status::Corruption(
+          what + ". Run 'chatvault check' to see which snapshots are affected");
     }
     result_.blobs_used = used.size();
 
@@ -807,52 +816,81 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
                       const std::string& snapshot_id, const pb::Snapshot& snap,
                       uint64_t* copied) {
   if (copied != nullptr) *copied = 0;
-  // Has a prune marked (its plan is there until it completes) or completed
-  // (the indexes this backup read are gone) since the backup began?
+  // Has a prune marked (its plan is there until it completes) or deleted
+  // the indexes this backup read (a mark finished) since the backup began?
   ASSIGN_OR_RETURN(std::vector<std::string> plans, ListNames(repo, kPlanDir));
-  bool pruned = !plans.empty();
-  if (!pruned) {
-    ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(repo, "index"));
-    std::set<std::string> listed(names.begin(), names.end());
-    for (const std::string& n : store->index().names()) {
-      pruned = pruned || !listed.contains(n);
-    }
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(repo, "index"));
+  const std::set<std::string> listed(names.begin(), names.end());
+  bool gone = false;
+  for (const std::string& n : store->index().names()) {
+    gone = gone || !listed.contains(n);
   }
-  if (!pruned) return Status::OK();
+  if (plans.empty() && !gone) return Status::OK();
 
   auto withdraw = [&](const Status& why) -> Status {
     Status removed = repo->backend()->Remove("snapshots/" + snapshot_id);
     return Status::Unavailable(
-        "a prune (on this or another device) deleted data this backup "
-        "had "
+        "a prune (on this or another device) deleted data this backup had "
         "reused before the backup could save its snapshot (" +
         std::string(why.message()) + "). " +
         (removed.ok()
-             ? "The snapshot was withdrawn; nothing else changed. "
-               "Run the backup again: it stores that data anew"
-             : "Withdrawing the snapshot failed too (" +
-                   std::string(removed.message()) +
-                   "); run 'chatvault forget " + snapshot_id.substr(0, 8) +
-                   "', then the backup again"));
+             ? "The snapshot was withdrawn; nothing else changed. Run the "
+               "backup again: it stores that data anew"
+             : "Withdrawing snapshot " + snapshot_id.substr(0, 8) +
+                   " failed too (" + std::string(removed.message()) +
+                   "): it is incomplete. Run the backup again, and "
+                   "'chatvault check'"));
   };
-  // The indexes as they are now, with what the prune wrote.
-  ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> current,
-                   BlobStore::Open(repo, ""));
+
+  // Which of the snapshot's blobs may be condemned, and whether a current
+  // index lists them. While no index this backup read is gone, no mark has
+  // finished since it began: only what the plans there condemned is at
+  // risk (a mark still under way re-checks this snapshot before deleting).
+  std::unique_ptr<BlobStore> current;
+  std::set<Digest> condemned;
+  if (!gone) {
+    for (const std::string& id : plans) {
+      pb::PrunePlan plan;
+      Status s = repo->LoadObject(ObjectType::kPrunePlan, kPlanDir, id, &plan);
+      if (s.code() == StatusCode::kNotFound) continue;
+      if (!s.ok()) {
+        gone = true;  // unknown: take the thorough way
+        break;
+      }
+      for (const pb::CondemnedPack& cp : plan.condemned()) {
+        for (const pb::PackEntry& e : cp.pack().entries()) {
+          if (std::optional<Digest> blob = IdOf(e.id()))
+            condemned.insert(*blob);
+        }
+      }
+    }
+    if (!gone && condemned.empty()) return Status::OK();
+  }
+  if (gone) {
+    // The indexes as they are now, with what the prune wrote.
+    ASSIGN_OR_RETURN(current, BlobStore::Open(repo, ""));
+  }
+  auto listed_now = [&](const Digest& id) {
+    return current ? current->Has(id) : !condemned.contains(id);
+  };
   Walker walker([&](const Digest& id) -> Result<pb::Tree> {
-    return LoadTree(current->Has(id) ? current.get() : store, id);
+    return LoadTree(current && current->Has(id) ? current.get() : store, id);
   });
   Status s = walker.Walk(snapshot_id, snap);
   if (!s.ok()) return withdraw(s);
   std::vector<Digest> used = walker.Take();
   AddReferences(&used, [&](const Digest& id) -> std::optional<pb::PackEntry> {
-    std::optional<BlobLocation> loc = current->index().Find(id);
+    std::optional<BlobLocation> loc;
+    if (current) loc = current->index().Find(id);
     if (!loc) loc = store->index().Find(id);
     if (loc) return loc->entry;
     return std::nullopt;
   });
+  // Whatever no current index lists is copied from where this backup found
+  // it.
   std::map<Digest, std::pair<uint32_t, std::vector<pb::PackEntry>>> wanted;
   for (const Digest& id : used) {
-    if (current->Has(id)) continue;
+    if (listed_now(id)) continue;
     std::optional<BlobLocation> loc = store->index().Find(id);
     if (!loc) {
       return withdraw(Status::NotFound("blob " + Short(id) + " is gone"));

@@ -1,5 +1,6 @@
 #include "backup/restorer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
@@ -109,6 +110,9 @@ class Restorer {
   // path (for messages) is `dir`.
   Status RestoreTree(const crypto::Digest256& tree_id, int dir_fd,
                      const std::string& dir, const std::string& snapshot_path) {
+    if (options_.skip_existing && swept_.insert(dir).second) {
+      RETURN_IF_ERROR(RemoveTemporaries(dir_fd, dir));
+    }
     ASSIGN_OR_RETURN(pb::Tree tree, LoadTree(store_, tree_id));
     for (const pb::Node& node : tree.nodes()) {
       RETURN_IF_ERROR(CheckName(node.name()));
@@ -484,6 +488,42 @@ class Restorer {
     return StatusFromErrno(errno, "cannot set the owner of '" + path + "'");
   }
 
+  // Resuming (skip_existing): removes the temporary files a killed restore
+  // left in the directory (TempName's pattern, regular files only).
+  Status RemoveTemporaries(int dir_fd, const std::string& dir) {
+    int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return StatusFromErrno(errno, "cannot read '" + dir + "'");
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return StatusFromErrno(errno, "cannot read '" + dir + "'");
+    }
+    static constexpr std::string_view kMark = ".chatvault-restore-";
+    std::vector<std::string> stale;
+    while (struct dirent* e = ::readdir(d)) {
+      const std::string_view name = e->d_name;
+      const size_t at = name.rfind(kMark);
+      if (name.size() < 2 || name[0] != '.' || at == std::string_view::npos ||
+          at == 0 || name.size() != at + kMark.size() + 6) {
+        continue;
+      }
+      struct stat st;
+      if (::fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(st.st_mode)) {
+        stale.emplace_back(name);
+      }
+    }
+    ::closedir(d);
+    for (const std::string& name : stale) {
+      if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+        return StatusFromErrno(
+            errno, "cannot remove the leftover '" + dir + "/" + name + "'");
+      }
+      ++result_.temporaries_removed;
+    }
+    return Status::OK();
+  }
+
   // Restores a file; false if skip_existing left one in its place.
   Result<bool> RestoreFile(int dir_fd, const pb::Node& node,
                            const std::string& path) {
@@ -633,6 +673,7 @@ class Restorer {
   std::vector<Pending> pending_files_;   // the second pass's, in tree order
   std::vector<Pending> pending_dirs_;    // children before parents
   std::set<std::string> database_dirs_;  // snapshot paths
+  std::set<std::string> swept_;          // directories RemoveTemporaries read
   BlobStore* store_;
   const RestoreOptions& options_;
   const bool restore_owner_;

@@ -67,6 +67,8 @@ struct RestoreResult {
   // content, and those kept although they differ from it.
   uint64_t verified = 0;
   std::vector<std::string> kept;
+  // With skip_existing: temporary files of an interrupted restore removed.
+  uint64_t temporaries_removed = 0;
 };
 
 // Resolves "latest" or an ID prefix of at least 4 hex digits to a snapshot

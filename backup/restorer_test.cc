@@ -408,12 +408,24 @@ TEST_F(RestorerTest, SkipExistingVerifiesAndKeepsWhatIsThere) {
   std::ofstream(target_ + "/resized") << "newer content, longer than before";
   ASSERT_EQ(::symlink("same", (target_ + "/link").c_str()), 0);
   ASSERT_EQ(::symlink(outside_.c_str(), (target_ + "/other").c_str()), 0);
+  // What a killed restore left: a partly written file, which goes; a
+  // symlink and files that only look alike stay.
+  std::ofstream(target_ + "/.missing.chatvault-restore-a1B2c3") << "snap";
+  ASSERT_EQ(
+      ::symlink("same", (target_ + "/.x.chatvault-restore-zzzzzz").c_str()), 0);
+  std::ofstream(target_ + "/.y.chatvault-restore-toolong") << "mine";
+  std::ofstream(target_ + "/z.chatvault-restore-abcdef") << "mine too";
 
   RestoreOptions o;
   o.target = target_;
   o.skip_existing = true;
   Result<RestoreResult> r = Restore(repo_.get(), id, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->temporaries_removed, 1u);
+  EXPECT_FALSE(fs::exists(target_ + "/.missing.chatvault-restore-a1B2c3"));
+  EXPECT_TRUE(fs::is_symlink(target_ + "/.x.chatvault-restore-zzzzzz"));
+  EXPECT_EQ(ReadAll(target_ + "/.y.chatvault-restore-toolong"), "mine");
+  EXPECT_EQ(ReadAll(target_ + "/z.chatvault-restore-abcdef"), "mine too");
   EXPECT_EQ(r->verified, 2u);  // "same" and "link"
   std::vector<std::string> kept = r->kept;
   std::sort(kept.begin(), kept.end());

@@ -76,6 +76,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
                                 {"databases_ready_seconds", ready},
                                 {"verified", r->verified},
                                 {"kept", r->kept},
+                                {"temporaries_removed", r->temporaries_removed},
                                 {"seconds", secs}}
                      .dump()
               << "\n";
@@ -91,6 +92,10 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
       }
       out << "\n";
       for (const std::string& k : r->kept) out << "  " << k << "\n";
+      if (r->temporaries_removed > 0) {
+        out << "Removed " << r->temporaries_removed
+            << " partly written files left by an interrupted restore\n";
+      }
     }
   }
   return kExitOk;

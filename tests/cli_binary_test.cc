@@ -6,13 +6,18 @@
 
 #include <array>
 #include <cstdio>
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
 
+#include "backup/lock.h"
+#include "backup/repository.h"
 #include "crypto/recovery_code.h"
+#include "storage/local_backend.h"
 
 namespace {
 
@@ -277,6 +282,157 @@ TEST_F(CliRepoTest, ForgetKeepsWhatThePolicySays) {
       RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
   ASSERT_EQ(restore.exit_code, 0) << restore.text;
   EXPECT_EQ(ReadFile(dir_ + "/out" + dir_ + "/chats/log.txt"), "day 2");
+}
+
+// forget --prune marks, prune deletes after the grace period, the space
+// freed is reported, --json parses, and a held lock is exit 11 until unlock.
+TEST_F(CliRepoTest, PruneFreesSpaceAndHonoursItsLock) {
+  const std::string env =
+      "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
+  ASSERT_EQ(RunChatvault(repo() + " init", env).exit_code, 0);
+  std::filesystem::create_directories(dir_ + "/chats");
+  for (int i = 0; i < 3; ++i) {
+    // Each day's file replaces the last: 200 KB no later snapshot keeps.
+    std::ofstream(dir_ + "/chats/media.bin", std::ios::binary)
+        << std::string(200000, static_cast<char>('a' + i)) << i;
+    ASSERT_EQ(
+        RunChatvault(repo() + " backup " + dir_ + "/chats", env).exit_code, 0);
+  }
+  Output mark = RunChatvault(repo() + " forget --keep-last 1 --prune", env);
+  ASSERT_EQ(mark.exit_code, 0) << mark.text;
+  EXPECT_NE(mark.text.find("Marked"), std::string::npos) << mark.text;
+  EXPECT_NE(mark.text.find("will be deleted by a prune run after"),
+            std::string::npos)
+      << mark.text;
+  Output dry = RunChatvault(repo() + " prune --dry-run", env);
+  EXPECT_EQ(dry.exit_code, 0) << dry.text;
+  EXPECT_NE(dry.text.find("Dry run: nothing changed."), std::string::npos);
+  Output bad = RunChatvault(repo() + " prune --grace 5 minutes", env);
+  EXPECT_EQ(bad.exit_code, 2) << bad.text;
+  Output done = RunChatvault(repo() + " --json prune --grace 0", env);
+  ASSERT_EQ(done.exit_code, 0) << done.text;
+  EXPECT_NE(done.text.find("\"plans_completed\":1"), std::string::npos)
+      << done.text;
+  EXPECT_EQ(done.text.find("\"bytes_freed\":0,"), std::string::npos)
+      << done.text;
+  EXPECT_EQ(RunChatvault(repo() + " check --read-data", env).exit_code, 0);
+  Output restore =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/out", env);
+  ASSERT_EQ(restore.exit_code, 0) << restore.text;
+  EXPECT_EQ(ReadFile(dir_ + "/out" + dir_ + "/chats/media.bin"),
+            std::string(200000, 'c') + "2");
+
+  // A lock held by a live process (this test's) refuses a prune...
+  pid_t holder = getpid();
+  {
+    auto backend = chatvault::storage::LocalBackend::Open(dir_ + "/repo");
+    ASSERT_TRUE(backend.ok());
+    auto opened = chatvault::backup::Repository::OpenWithPassphrase(
+        backend->get(), chatvault::AsBytes("pw"));
+    ASSERT_TRUE(opened.ok());
+    auto lock =
+        chatvault::backup::RepositoryLock::Acquire(opened->get(), "prune");
+    ASSERT_TRUE(lock.ok());
+    Output locked = RunChatvault(repo() + " prune", env);
+    EXPECT_EQ(locked.exit_code, 11) << locked.text;
+    EXPECT_NE(locked.text.find("(process " + std::to_string(holder) + ")"),
+              std::string::npos)
+        << locked.text;
+    EXPECT_NE(locked.text.find("chatvault unlock"), std::string::npos);
+    // ...and unlock leaves it alone without --force.
+    EXPECT_EQ(RunChatvault(repo() + " unlock", env).exit_code, 11);
+    Output forced = RunChatvault(repo() + " unlock --force", env);
+    EXPECT_EQ(forced.exit_code, 0) << forced.text;
+    EXPECT_NE(forced.text.find("Removed the lock"), std::string::npos);
+  }
+  EXPECT_NE(RunChatvault(repo() + " unlock", env).text.find("not locked"),
+            std::string::npos);
+  EXPECT_EQ(RunChatvault(repo() + " prune", env).exit_code, 0);
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    n += it->is_regular_file();
+  }
+  return n;
+}
+
+// kill -9 in the middle: the next backup does not upload the finished packs
+// again, and a killed restore resumes with --skip-existing, clearing its
+// partly written files.
+TEST_F(CliRepoTest, KilledBackupAndRestoreResume) {
+  const std::string env =
+      "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
+  ASSERT_EQ(RunChatvault(repo() + " init --kdf-memory 64M", env).exit_code, 0);
+  const std::string src = dir_ + "/chats";
+  std::filesystem::create_directories(src);
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  std::string chunk(1 << 20, '\0');
+  for (int f = 0; f < 6; ++f) {
+    std::ofstream out(src + "/video" + std::to_string(f) + ".mp4",
+                      std::ios::binary);
+    for (int mb = 0; mb < 16; ++mb) {
+      random.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      out << chunk;
+    }
+  }
+  const uint64_t total = 96u << 20;
+  // Slowed to 24 MiB/s so that it is still running after two packs.
+  auto start = [&](const std::string& args) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      ::setenv("CHATVAULT_PASSWORD", "pw", 1);
+      ::setenv("CHATVAULT_CACHE_DIR", (dir_ + "/cache").c_str(), 1);
+      const std::string cmd = std::string(CHATVAULT_BINARY) +
+                              " -q --limit-upload 24576 --limit-download "
+                              "24576 -r " +
+                              dir_ + "/repo " + args;
+      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
+      ::_exit(127);
+    }
+    return pid;
+  };
+  auto kill_after = [&](pid_t pid, const std::function<bool()>& ready) {
+    for (int i = 0; i < 3000 && !ready(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFSIGNALED(status);
+  };
+  ASSERT_TRUE(kill_after(start("backup " + src), [&] {
+    return CountFiles(dir_ + "/repo/index") >= 2;
+  })) << "the backup finished before it could be killed";
+  const size_t indexed = CountFiles(dir_ + "/repo/index");
+  Output again = RunChatvault(repo() + " --json backup " + src, env);
+  ASSERT_EQ(again.exit_code, 0) << again.text;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(again.text, m, std::regex("\"added_bytes\":([0-9]+)")));
+  const uint64_t added = std::stoull(m[1].str());
+  // Each finished pack (about 16 MiB) is indexed and reused.
+  EXPECT_LT(added, total - (indexed * 15u << 20)) << again.text;
+  EXPECT_GT(added, 0u);
+  EXPECT_EQ(RunChatvault(repo() + " check", env).exit_code, 0);
+
+  const std::string target = dir_ + "/out";
+  ASSERT_TRUE(kill_after(start("restore latest --target " + target), [&] {
+    return CountFiles(target) >= 2;
+  })) << "the restore finished before it could be killed";
+  Output resumed = RunChatvault(
+      repo() + " restore latest --skip-existing --target " + target, env);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.text;
+  for (int f = 0; f < 6; ++f) {
+    const std::string name = "/video" + std::to_string(f) + ".mp4";
+    EXPECT_TRUE(ReadFile(target + src + name) == ReadFile(src + name)) << name;
+  }
+  // Nothing but the six files: no partly written file is left.
+  EXPECT_EQ(CountFiles(target), 6u) << resumed.text;
 }
 
 // key passwd and recovery-code regenerate: the new secret opens the
