@@ -49,6 +49,8 @@ done
 size() { du -sb "$1" | cut -f1; }
 echo "sizes-before $(size "$cv_repo") $(size "$restic_repo") $(size "$borg_repo")" >"$work/results"
 cp -a "$work/state" "$work/pristine"
+# KEEP=DIR keeps a copy of the repositories and the store for a closer look.
+[[ -z "${KEEP:-}" ]] || { rm -rf "$KEEP" && mkdir -p "$KEEP" && cp -a "$work/pristine" "$KEEP/state" && cp -a "$store" "$KEEP/store" && cp "$work/cv-code" "$KEEP/"; }
 
 # measure RUN LABEL CMD...: records "run label seconds peak_kib".
 measure() {
@@ -70,6 +72,10 @@ for ((run = 1; run <= runs; run++)); do
   reset
   measure "$run" chatvault-grace0 "$cv" -q -r "$cv_repo" forget --keep-last "$keep" --prune --grace 0
   echo "$run chatvault-size $(size "$cv_repo")" >>"$work/results"
+  verify
+  reset
+  # The same, opened with the recovery code: no Argon2id, the engine alone.
+  measure "$run" chatvault-code-grace0 "$cv" -q -r "$cv_repo" --recovery-code-file "$work/cv-code" forget --keep-last "$keep" --prune --grace 0
   verify
   reset
   measure "$run" chatvault-mark "$cv" -q -r "$cv_repo" forget --keep-last "$keep" --prune
@@ -108,7 +114,7 @@ print(f"{days + 1} snapshots (initial + {days} days), forget all but the newest 
       f"Medians of {runs} runs.\n")
 print("| step | seconds | peak RSS MiB | every run (s) |")
 print("|---|---|---|---|")
-for label in ["chatvault-grace0", "chatvault-mark", "chatvault-delete", "restic",
+for label in ["chatvault-grace0", "chatvault-code-grace0", "chatvault-mark", "chatvault-delete", "restic",
               "borg-prune", "borg-compact"]:
     print(f"| {label} | {med(t[label]):.2f} | {med(rss[label]) / 1024:.0f} | "
           + " ".join(f"{v:.2f}" for v in t[label]) + " |")
@@ -116,10 +122,12 @@ borg = [a + b for a, b in zip(t["borg-prune"], t["borg-compact"])]
 borg_rss = [max(a, b) for a, b in zip(rss["borg-prune"], rss["borg-compact"])]
 print(f"| borg prune + compact | {med(borg):.2f} | {med(borg_rss) / 1024:.0f} | |")
 cv = t["chatvault-grace0"]
-print(f"\nchatvault (one run, --grace 0) / restic: time {med(cv) / med(t['restic']):.2f}, "
-      f"peak RSS {med(rss['chatvault-grace0']) / med(rss['restic']):.2f}; "
-      f"/ borg: time {med(cv) / med(borg):.2f}, peak RSS "
-      f"{med(rss['chatvault-grace0']) / med(borg_rss):.2f}.")
+for label in ["chatvault-grace0", "chatvault-code-grace0"]:
+    cv = t[label]
+    print(f"\n{label} / restic: time {med(cv) / med(t['restic']):.2f}, "
+          f"peak RSS {med(rss[label]) / med(rss['restic']):.2f}; "
+          f"/ borg prune + compact: time {med(cv) / med(borg):.2f}, peak RSS "
+          f"{med(rss[label]) / med(borg_rss):.2f}.")
 print("\n| repository | before MB | after MB |")
 print("|---|---|---|")
 for i, tool in enumerate(["chatvault", "restic", "borg"]):
