@@ -262,6 +262,7 @@ Result<std::unique_ptr<BlobIndex>> BlobIndex::OpenAttempt(
     index->pending_names_.clear();
     return index;
   }
+  index->listed_ = listed;
   // One transaction for all of them.
   index->WritePending();
   return index;

@@ -67,6 +67,8 @@ class BlobIndex {
   // The index objects whose entries this index holds: those listed when it
   // was opened, less those a prune's index supersedes, plus those added.
   const std::set<std::string>& names() const { return names_; }
+  // Every index object listed when it was opened, superseded or not.
+  const std::set<std::string>& listed() const { return listed_; }
 
   // Whether the entries are kept in the LMDB cache.
   bool cached() const { return db_ != nullptr; }
@@ -96,6 +98,7 @@ class BlobIndex {
   std::vector<std::string> pending_names_;  // index objects not yet cached
   size_t indexes_loaded_ = 0;
   std::set<std::string> names_;
+  std::set<std::string> listed_;
 };
 
 }  // namespace chatvault::backup

@@ -129,6 +129,26 @@ Result<std::unique_ptr<RepositoryLock>> RepositoryLock::Acquire(
           std::to_string(kLockStaleAfter.count()) +
           " min is removed by itself)");
     }
+    // Two prunes may find the same stale lock: only the one that claims it
+    // (a marker named after its bytes, created only if absent) removes it,
+    // so neither removes the lock the other has just taken.
+    Result<Bytes> raw = repo->backend()->Load(std::string(kLockDir) + "/" + id,
+                                              0, storage::kToEnd);
+    if (raw.status().code() == StatusCode::kNotFound) continue;
+    RETURN_IF_ERROR(raw.status());
+    Result<Bytes> claim_id =
+        crypto::Blake2b(AsBytes("chatvault lock break " + HexEncode(*raw)),
+                        crypto::kDigest256Bytes);
+    RETURN_IF_ERROR(claim_id.status());
+    Status claimed =
+        repo->SaveObjectAs(ObjectType::kLock, kLockDir, HexEncode(*claim_id),
+                           held->lock, storage::SaveMode::kCreateIfAbsent);
+    if (claimed.code() == StatusCode::kAlreadyExists) {
+      return Status::Locked(
+          "another process is taking over the stale lock of " +
+          DescribeLock(held->lock, clock) + "; try again in a minute");
+    }
+    RETURN_IF_ERROR(claimed);
     RETURN_IF_ERROR(repo->backend()->Remove(std::string(kLockDir) + "/" + id));
     if (notes != nullptr) {
       notes->push_back("removed a stale lock: " +

@@ -8,7 +8,9 @@
 // taken), and the holder refreshes it while it works. A lock is stale when
 // its holder is a process on this host that no longer exists, or when it
 // has not been refreshed for kLockStaleAfter; Acquire then removes it, says
-// so, and takes it.
+// so, and takes it. Of several processes that find the same stale lock, only
+// the one that first creates a claim marker ("locks/<hash of the stale
+// lock's bytes>", kept) removes it.
 //
 //   ASSIGN_OR_RETURN(auto lock, RepositoryLock::Acquire(repo, "prune"));
 //   ... RETURN_IF_ERROR(lock->Refresh()); ...   // now and then

@@ -68,6 +68,40 @@ Result<std::vector<std::string>> ListNames(Repository* repo,
   return names;
 }
 
+// The packs the current index objects list (those no other one supersedes),
+// read from the objects themselves: a blob's one location in a BlobIndex
+// would hide a pack all of whose blobs are also elsewhere.
+Result<std::set<Digest>> ListedPacks(Repository* repo) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(repo, "index"));
+  std::set<std::string> superseded;
+  std::vector<std::pair<std::string, std::vector<Digest>>> objects;
+  for (const std::string& name : names) {
+    pb::Index index;
+    Status s = repo->LoadObject(ObjectType::kIndex, "index", name, &index);
+    if (s.code() == StatusCode::kNotFound) continue;  // deleted meanwhile
+    if (!s.ok()) {
+      return s.WithContext("index " + name.substr(0, 8) +
+                           " cannot be read, so which packs it lists is "
+                           "unknown; nothing was deleted");
+    }
+    for (const std::string& raw : index.supersedes()) {
+      if (raw.size() == crypto::kDigest256Bytes) {
+        superseded.insert(HexEncode(AsBytes(raw)));
+      }
+    }
+    std::vector<Digest> packs;
+    for (const pb::IndexPack& p : index.packs()) {
+      if (std::optional<Digest> id = IdOf(p.pack_id())) packs.push_back(*id);
+    }
+    objects.emplace_back(name, std::move(packs));
+  }
+  std::set<Digest> listed;
+  for (const auto& [name, packs] : objects) {
+    if (!superseded.contains(name)) listed.insert(packs.begin(), packs.end());
+  }
+  return listed;
+}
+
 // Collects the blobs snapshots use: their tree blobs, the contents of their
 // files and the dictionaries their databases name.
 class Walker {
@@ -137,9 +171,10 @@ class Walker {
   size_t compacted_ = 0;
 };
 
-// Adds to `used` (sorted by DigestLess, each once) the delta bases and dictionaries its
-// blobs name, as `find` reports their entries. Two rounds suffice: a base
-// is never a delta, and a dictionary names nothing (design.md 5.3).
+// Adds to `used` (sorted by DigestLess, each once) the delta bases and
+// dictionaries its blobs name, as `find` reports their entries. Two rounds
+// suffice: a base is never a delta, and a dictionary names nothing
+// (design.md 5.3).
 void AddReferences(
     std::vector<Digest>* used,
     const std::function<std::optional<pb::PackEntry>(const Digest&)>& find) {
@@ -289,7 +324,15 @@ class Pruner {
       lock_ = lock.get();
     }
     RETURN_IF_ERROR(LoadPlans());
-    if (!options_.dry_run) RETURN_IF_ERROR(CompleteRipe());
+    if (!options_.dry_run) {
+      RETURN_IF_ERROR(CompleteRipe());
+      // Without the plans just completed.
+      const uint64_t waiting = result_.plans_waiting,
+                     next = result_.next_delete_unix_ms;
+      RETURN_IF_ERROR(LoadPlans());
+      result_.plans_waiting = waiting;
+      result_.next_delete_unix_ms = next;
+    }
     RETURN_IF_ERROR(Mark());
     if (!options_.dry_run && options_.grace.count() == 0 &&
         !result_.plan_id.empty()) {
@@ -356,9 +399,11 @@ class Pruner {
     if (ripe.empty()) return Status::OK();
     ASSIGN_OR_RETURN(std::vector<std::string> snapshots,
                      ListNames(repo_, "snapshots"));
-    // The indexes are read only if a snapshot was saved since some mark.
+    // A pack an index lists is never deleted. The indexes' entries are read
+    // only if a snapshot was saved since some mark.
+    Report("index", 0, 1);
+    ASSIGN_OR_RETURN(std::set<Digest> listed_packs, ListedPacks(repo_));
     std::unique_ptr<BlobStore> store;
-    std::set<Digest> listed_packs;
     for (Plan* p : ripe) {
       std::set<std::string> seen;
       for (const std::string& raw : p->plan.snapshots()) {
@@ -369,11 +414,7 @@ class Pruner {
         if (!seen.contains(id)) since.push_back(id);
       }
       if (!since.empty() && !store) {
-        Report("index", 0, 1);
         ASSIGN_OR_RETURN(store, BlobStore::Open(repo_, options_.cache_dir));
-        store->index().ForEach([&](const Digest&, const BlobLocation& loc) {
-          listed_packs.insert(loc.pack);
-        });
       }
       RETURN_IF_ERROR(Complete(p, store.get(), since, &listed_packs));
     }
@@ -389,6 +430,11 @@ class Pruner {
     pb::CondemnedPack& cp = *p->plan.mutable_condemned(static_cast<int>(i));
     std::optional<Digest> id = IdOf(cp.pack().pack_id());
     if (!id || !listed_again_.emplace(p, i).second) return Status::OK();
+    // A pack already deleted cannot serve; the snapshot then misses data,
+    // which the caller reports.
+    Status exists = repo_->backend()->Stat(PackName(*id)).status();
+    if (exists.code() == StatusCode::kNotFound) return Status::OK();
+    RETURN_IF_ERROR(exists);
     if (!cp.kept()) {
       cp.set_kept(true);
       RETURN_IF_ERROR(repo_->SaveObjectAs(ObjectType::kPrunePlan, kPlanDir,
@@ -427,6 +473,7 @@ class Pruner {
       return LoadTree(store, id);
     });
     for (const std::string& id : since) {
+      RETURN_IF_ERROR(lock_->Refresh());
       pb::Snapshot snap;
       Status s =
           repo_->LoadObject(ObjectType::kSnapshot, "snapshots", id, &snap);
@@ -471,8 +518,20 @@ class Pruner {
       ++result_.packs_deleted;
       result_.bytes_freed += cp.size();
     }
+    // The replaced indexes go only if the index superseding them was
+    // written: a mark that stopped before it leaves them in force.
+    bool superseded = plan.superseded_by().size() == crypto::kDigest256Bytes;
+    if (superseded) {
+      Result<storage::ObjectInfo> by = repo_->backend()->Stat(
+          "index/" + HexEncode(AsBytes(plan.superseded_by())));
+      if (by.status().code() == StatusCode::kNotFound) {
+        superseded = false;
+      } else {
+        RETURN_IF_ERROR(by.status());
+      }
+    }
     for (const std::string& raw : plan.superseded()) {
-      if (raw.size() != crypto::kDigest256Bytes) continue;
+      if (!superseded || raw.size() != crypto::kDigest256Bytes) continue;
       RETURN_IF_ERROR(
           repo_->backend()->Remove("index/" + HexEncode(AsBytes(raw))));
     }
@@ -494,10 +553,12 @@ class Pruner {
           if (ParsePackName(info.name, &id)) pack_sizes[id] = info.size;
           return Status::OK();
         }));
-    ASSIGN_OR_RETURN(std::vector<std::string> index_names,
-                     ListNames(repo_, "index"));
     ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                      BlobStore::Open(repo_, options_.cache_dir));
+    // Exactly the indexes read: what they list is classified below, and
+    // they are what the new indexes supersede.
+    const std::vector<std::string> index_names(store->index().listed().begin(),
+                                               store->index().listed().end());
     // What earlier marks condemned is theirs to delete; a blob of theirs a
     // snapshot needs after all makes its pack listed again.
     std::set<Digest> pending_packs;
@@ -532,6 +593,7 @@ class Pruner {
     bool young = false;  // a snapshot a backup may still be securing
     for (size_t i = 0; i < snapshot_ids.size(); ++i) {
       Report("snapshots", i, snapshot_ids.size());
+      if (lock_ != nullptr) RETURN_IF_ERROR(lock_->Refresh());
       const std::string& id = snapshot_ids[i];
       pb::Snapshot snap;
       Status s =
@@ -567,6 +629,17 @@ class Pruner {
     AddReferences(&used, [&](const Digest& id) -> std::optional<pb::PackEntry> {
       std::optional<BlobLocation> loc = store->index().Find(id);
       if (loc) return loc->entry;
+      // A blob an earlier plan condemned: its base or dictionary must stay
+      // too.
+      auto it = pending_blobs.find(id);
+      if (it == pending_blobs.end()) return std::nullopt;
+      const pb::PrunePlan& plan = it->second.first->plan;
+      for (const pb::PackEntry& e :
+           plan.condemned(static_cast<int>(it->second.second))
+               .pack()
+               .entries()) {
+        if (e.id() == Raw(id)) return e;
+      }
       return std::nullopt;
     });
     uint64_t missing = 0;
@@ -717,6 +790,10 @@ class Pruner {
       }
     }
 
+    // The ID of the last new index, the one that supersedes the old: chosen
+    // now, so that the plan can name it.
+    const std::string superseding = Repository::NewObjectId();
+
     // The plans, before the indexes that stop listing what they condemn.
     const uint64_t now = UnixMs(options_.clock);
     std::string hostname = options_.hostname;
@@ -725,6 +802,7 @@ class Pruner {
       ::gethostname(buf, sizeof(buf) - 1);
       hostname = buf;
     }
+    RETURN_IF_ERROR(lock_->Refresh());
     if (!unused.empty() || !repacked.empty()) {
       pb::PrunePlan plan;
       plan.set_time_unix_ms(now);
@@ -739,6 +817,8 @@ class Pruner {
           plan.add_superseded(std::string(AsChars(*raw)));
         }
       }
+      Result<Bytes> by = HexDecode(superseding);
+      if (by.ok()) plan.set_superseded_by(std::string(AsChars(*by)));
       for (const auto& list : {unused, repacked}) {
         for (const Digest& id : list) {
           pb::CondemnedPack* cp = plan.add_condemned();
@@ -802,8 +882,14 @@ class Pruner {
           }
         }
         Report("index", i, listed.size());
-        RETURN_IF_ERROR(
-            repo_->SaveObject(ObjectType::kIndex, "index", index).status());
+        if (last) {
+          RETURN_IF_ERROR(
+              repo_->SaveObjectAs(ObjectType::kIndex, "index", superseding,
+                                  index, storage::SaveMode::kCreateIfAbsent));
+        } else {
+          RETURN_IF_ERROR(
+              repo_->SaveObject(ObjectType::kIndex, "index", index).status());
+        }
         ++result_.indexes_written;
         index.Clear();
         entries = 0;
@@ -842,10 +928,12 @@ Result<PruneResult> Prune(Repository* repo, const PruneOptions& options,
   return pruner.Run();
 }
 
-Status SecureSnapshot(Repository* repo, BlobStore* store,
-                      const std::string& snapshot_id, const pb::Snapshot& snap,
-                      uint64_t* copied) {
-  if (copied != nullptr) *copied = 0;
+namespace {
+
+// SecureSnapshot's work; NotFound if a blob the snapshot uses is gone.
+Status Secure(Repository* repo, BlobStore* store,
+              const std::string& snapshot_id, const pb::Snapshot& snap,
+              uint64_t* copied) {
   // Has a prune marked (its plan is there until it completes) or deleted
   // the indexes this backup read (a mark finished) since the backup began?
   ASSIGN_OR_RETURN(std::vector<std::string> plans, ListNames(repo, kPlanDir));
@@ -857,21 +945,6 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
   }
   if (plans.empty() && !gone) return Status::OK();
 
-  auto withdraw = [&](const Status& why) -> Status {
-    Status removed = repo->backend()->Remove("snapshots/" + snapshot_id);
-    return Status::Unavailable(
-        "a prune (on this or another device) deleted data this backup had "
-        "reused before the backup could save its snapshot (" +
-        std::string(why.message()) + "). " +
-        (removed.ok()
-             ? "The snapshot was withdrawn; nothing else changed. Run the "
-               "backup again: it stores that data anew"
-             : "Withdrawing snapshot " + snapshot_id.substr(0, 8) +
-                   " failed too (" + std::string(removed.message()) +
-                   "): it is incomplete. Run the backup again, and "
-                   "'chatvault check'"));
-  };
-
   // Which of the snapshot's blobs may be condemned, and whether a current
   // index lists them. While no index this backup read is gone, no mark has
   // finished since it began: only what the plans there condemned is at
@@ -882,9 +955,9 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
     for (const std::string& id : plans) {
       pb::PrunePlan plan;
       Status s = repo->LoadObject(ObjectType::kPrunePlan, kPlanDir, id, &plan);
-      if (s.code() == StatusCode::kNotFound) continue;
       if (!s.ok()) {
-        gone = true;  // unknown: take the thorough way
+        // Completed meanwhile, or unreadable: take the thorough way.
+        gone = true;
         break;
       }
       for (const pb::CondemnedPack& cp : plan.condemned()) {
@@ -907,7 +980,7 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
     return LoadTree(current && current->Has(id) ? current.get() : store, id);
   });
   Status s = walker.Walk(snapshot_id, snap);
-  if (!s.ok()) return withdraw(s);
+  if (!s.ok()) return s;
   std::vector<Digest> used = walker.Take();
   AddReferences(&used, [&](const Digest& id) -> std::optional<pb::PackEntry> {
     std::optional<BlobLocation> loc;
@@ -922,9 +995,7 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
   for (const Digest& id : used) {
     if (listed_now(id)) continue;
     std::optional<BlobLocation> loc = store->index().Find(id);
-    if (!loc) {
-      return withdraw(Status::NotFound("blob " + Short(id) + " is gone"));
-    }
+    if (!loc) return Status::NotFound("blob " + Short(id) + " is gone");
     auto& w = wanted[loc->pack];
     w.first = loc->epoch;
     w.second.push_back(loc->entry);
@@ -938,7 +1009,6 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
       s = Status::Corruption("blob " + Short(bad.front()) +
                              " failed authentication");
     }
-    if (s.code() == StatusCode::kNotFound) return withdraw(s);
     RETURN_IF_ERROR(s);
   }
   RETURN_IF_ERROR(copier.Finish());
@@ -948,6 +1018,32 @@ Status SecureSnapshot(Repository* repo, BlobStore* store,
       repo->SaveObject(ObjectType::kIndex, "index", index).status());
   if (copied != nullptr) *copied = copier.copied();
   return Status::OK();
+}
+
+}  // namespace
+
+Status SecureSnapshot(Repository* repo, BlobStore* store,
+                      const std::string& snapshot_id, const pb::Snapshot& snap,
+                      uint64_t* copied) {
+  if (copied != nullptr) *copied = 0;
+  const Status s = Secure(repo, store, snapshot_id, snap, copied);
+  if (s.ok()) return s;
+  // A snapshot not known to be whole does not stay (best effort).
+  const Status removed = repo->backend()->Remove("snapshots/" + snapshot_id);
+  return Status::Unavailable(
+      (s.code() == StatusCode::kNotFound
+           ? "a prune (on this or another device) deleted data this backup "
+             "had reused before the backup could save its snapshot ("
+           : "this backup could not make sure that a prune running meanwhile "
+             "left its snapshot whole (") +
+      std::string(s.message()) + "). " +
+      (removed.ok()
+           ? "The snapshot was withdrawn. Run the backup again: it stores "
+             "that data anew"
+           : "Withdrawing snapshot " + snapshot_id.substr(0, 8) +
+                 " failed too (" + std::string(removed.message()) +
+                 "): it may be incomplete. Run the backup again, and "
+                 "'chatvault check'"));
 }
 
 }  // namespace chatvault::backup

@@ -405,6 +405,88 @@ TEST_F(PrunerTest, PacksInNoIndexWaitAnHourWhateverTheGrace) {
   ExpectRestores(s1);
 }
 
+// A pack whose index arrives after a prune saw it unindexed (a backup
+// between its pack and its index) is kept when the plan completes.
+TEST_F(PrunerTest, APackIndexedAfterTheMarkIsKept) {
+  Write("a.bin", Random(1 << 20, 13));
+  const std::string s1 = Snap();
+  std::vector<std::string> indexes;
+  ASSERT_TRUE(backend_
+                  ->List("index/",
+                         [&](const storage::ObjectInfo& i) {
+                           indexes.push_back(i.name);
+                           return Status::OK();
+                         })
+                  .ok());
+  std::map<std::string, Bytes> saved;
+  for (const std::string& name : indexes) {
+    Result<Bytes> b = backend_->Load(name, 0, storage::kToEnd);
+    ASSERT_TRUE(b.ok());
+    saved[name] = *b;
+    ASSERT_TRUE(backend_->Remove(name).ok());
+  }
+  Forget(s1);  // nothing to walk: the packs are simply in no index
+  PruneResult r = Prune(kNoGrace);
+  EXPECT_GE(r.packs_unindexed, 1u);
+  // The index arrives late; the snapshot too.
+  for (const auto& [name, bytes] : saved) {
+    ASSERT_TRUE(
+        backend_->Save(name, bytes, storage::SaveMode::kCreateIfAbsent).ok());
+  }
+  pb::Snapshot snap;
+  const std::string s2 = Snap();
+  clock_.Advance(std::chrono::minutes(61));
+  r = Prune(kNoGrace);
+  EXPECT_EQ(r.packs_deleted, 0u);
+  ExpectRestores(s2);
+  ExpectSound();
+}
+
+// A mark that stopped after its plan and before the index superseding the
+// old ones leaves them in force: completing the plan deletes nothing they
+// list.
+TEST_F(PrunerTest, AMarkThatStoppedBeforeItsIndexDeletesNothingInUse) {
+  Write("keep.bin", Random(1 << 20, 14));
+  Write("drop.bin", Random(3 << 20, 15));
+  const std::string s1 = Snap();
+  fs::remove(src_ + "/drop.bin");
+  const std::string s2 = Snap();
+  Forget(s1);
+  std::map<std::string, Bytes> before;
+  ASSERT_TRUE(backend_
+                  ->List("index/",
+                         [&](const storage::ObjectInfo& i) {
+                           Result<Bytes> b =
+                               backend_->Load(i.name, 0, storage::kToEnd);
+                           if (b.ok()) before[i.name] = *b;
+                           return Status::OK();
+                         })
+                  .ok());
+  PruneResult mark = Prune(kHour);
+  ASSERT_GE(mark.packs_repacked + mark.packs_unused, 1u);
+  // Undo what came after the plan: the new indexes, the deletions.
+  std::vector<std::string> now;
+  ASSERT_TRUE(backend_
+                  ->List("index/",
+                         [&](const storage::ObjectInfo& i) {
+                           now.push_back(i.name);
+                           return Status::OK();
+                         })
+                  .ok());
+  for (const std::string& name : now) ASSERT_TRUE(backend_->Remove(name).ok());
+  for (const auto& [name, bytes] : before) {
+    ASSERT_TRUE(
+        backend_->Save(name, bytes, storage::SaveMode::kCreateIfAbsent).ok());
+  }
+  clock_.Advance(2 * kHour);
+  PruneResult done = Prune(kHour);
+  EXPECT_EQ(done.plans_completed, 1u);
+  EXPECT_EQ(done.packs_deleted, 0u);  // then marks anew, properly
+  EXPECT_FALSE(done.plan_id.empty());
+  ExpectRestores(s2);
+  ExpectSound();
+}
+
 TEST_F(PrunerTest, DamageStopsThePruneBeforeItDeletesAnything) {
   Write("a.bin", Random(1 << 20, 10));
   const std::string s1 = Snap();
