@@ -599,7 +599,10 @@ class Pruner {
       Status s =
           repo_->LoadObject(ObjectType::kSnapshot, "snapshots", id, &snap);
       if (s.code() == StatusCode::kNotFound) continue;  // forgotten meanwhile
+      // Storage trouble is not damage: stop, say so, retry later.
+      if (!s.ok() && s.code() != StatusCode::kCorruption) return s;
       if (s.ok()) s = walker.Walk(id, snap);
+      if (s.code() == StatusCode::kUnavailable) return s;
       const uint64_t now = UnixMs(options_.clock);
       if (!s.ok() && snap.time_unix_ms() + kYoungSnapshotMs > now) {
         // Most likely a backup that has just saved it and is copying what
