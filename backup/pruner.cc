@@ -326,12 +326,8 @@ class Pruner {
     RETURN_IF_ERROR(LoadPlans());
     if (!options_.dry_run) {
       RETURN_IF_ERROR(CompleteRipe());
-      // Without the plans just completed.
-      const uint64_t waiting = result_.plans_waiting,
-                     next = result_.next_delete_unix_ms;
+      // The mark must not see the plans just completed.
       RETURN_IF_ERROR(LoadPlans());
-      result_.plans_waiting = waiting;
-      result_.next_delete_unix_ms = next;
     }
     RETURN_IF_ERROR(Mark());
     if (!options_.dry_run && options_.grace.count() == 0 &&
