@@ -756,12 +756,16 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - start)
           .count()));
+  // A prune that marked data meanwhile may have condemned blobs this backup
+  // reused: they are copied, before the snapshot is saved and after, or the
+  // snapshot is not saved or is withdrawn (5.12).
+  uint64_t secured = 0;
+  RETURN_IF_ERROR(SecureBlobs(repo, store.get(), snap, &secured));
   ASSIGN_OR_RETURN(std::string id,
                    repo->SaveObject(ObjectType::kSnapshot, "snapshots", snap));
-  // A prune that marked data meanwhile may have condemned blobs this backup
-  // reused: they are copied now, or the snapshot is withdrawn (5.12).
-  uint64_t secured = 0;
-  RETURN_IF_ERROR(SecureSnapshot(repo, store.get(), id, snap, &secured));
+  uint64_t more = 0;
+  RETURN_IF_ERROR(SecureSnapshot(repo, store.get(), id, snap, &more));
+  secured += more;
   if (secured > 0) {
     warnings.push_back(
         "a prune ran during this backup: " + std::to_string(secured) +

@@ -1021,6 +1021,22 @@ Status Secure(Repository* repo, BlobStore* store,
 
 }  // namespace
 
+Status SecureBlobs(Repository* repo, BlobStore* store, const pb::Snapshot& snap,
+                   uint64_t* copied) {
+  if (copied != nullptr) *copied = 0;
+  const Status s = Secure(repo, store, "(unsaved)", snap, copied);
+  if (s.ok()) return s;
+  return Status::Unavailable(
+      (s.code() == StatusCode::kNotFound
+           ? "a prune (on this or another device) deleted data this backup "
+             "had reused ("
+           : "this backup could not make sure that a prune running meanwhile "
+             "left its data whole (") +
+      std::string(s.message()) +
+      "). No snapshot was saved. Run the backup again: it stores that data "
+      "anew");
+}
+
 Status SecureSnapshot(Repository* repo, BlobStore* store,
                       const std::string& snapshot_id, const pb::Snapshot& snap,
                       uint64_t* copied) {

@@ -99,7 +99,9 @@ struct PruneResult {
 // Completes the earlier marks whose grace period has passed, then marks
 // anew (and, with a zero grace, completes that mark at once). Locked if
 // another prune runs; Corruption, naming it, if a snapshot uses a blob that
-// no index lists (run check first: a prune never deletes around damage).
+// no index lists (run check first: a prune never deletes around damage), or
+// Unavailable while such a snapshot is less than 15 minutes old (a backup
+// may still be securing it).
 Result<PruneResult> Prune(Repository* repo, const PruneOptions& options,
                           const PruneProgressFn& progress = nullptr);
 
@@ -113,6 +115,13 @@ Result<PruneResult> Prune(Repository* repo, const PruneOptions& options,
 Status SecureSnapshot(Repository* repo, BlobStore* store,
                       const std::string& snapshot_id, const pb::Snapshot& snap,
                       uint64_t* copied = nullptr);
+
+// The same check before the snapshot is saved, so that a backup killed
+// between saving it and SecureSnapshot leaves a whole snapshot unless a
+// prune marked and deleted in that moment (with a grace of zero).
+// Unavailable if reused data is gone (nothing was saved).
+Status SecureBlobs(Repository* repo, BlobStore* store, const pb::Snapshot& snap,
+                   uint64_t* copied = nullptr);
 
 }  // namespace chatvault::backup
 
