@@ -44,15 +44,6 @@ std::string Ago(uint64_t then_ms, uint64_t now_ms) {
   return std::to_string(s / 86400) + " days ago";
 }
 
-std::string TimeString(uint64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 std::string Stale(const pb::Lock& lock, Clock* clock) {
   const uint64_t now = UnixMs(clock);
   const uint64_t limit =
@@ -64,7 +55,7 @@ std::string Stale(const pb::Lock& lock, Clock* clock) {
   }
   if (now > lock.refreshed_unix_ms() &&
       now - lock.refreshed_unix_ms() > limit) {
-    return "not refreshed since " + TimeString(lock.refreshed_unix_ms()) +
+    return "not refreshed since " + LocalTimeString(lock.refreshed_unix_ms()) +
            " (" + Ago(lock.refreshed_unix_ms(), now) + ")";
   }
   return "";
@@ -75,7 +66,7 @@ std::string Stale(const pb::Lock& lock, Clock* clock) {
 std::string DescribeLock(const pb::Lock& lock, Clock* clock) {
   return lock.purpose() + " on host '" + lock.hostname() + "' (process " +
          std::to_string(lock.pid()) + "), started " +
-         TimeString(lock.created_unix_ms()) + ", last refreshed " +
+         LocalTimeString(lock.created_unix_ms()) + ", last refreshed " +
          Ago(lock.refreshed_unix_ms(), UnixMs(clock));
 }
 

@@ -144,6 +144,21 @@ class PrunerTest : public ::testing::Test {
     EXPECT_TRUE(r->problems.empty()) << all;
   }
 
+  // The objects below `prefix`, by name.
+  std::map<std::string, Bytes> Objects(const std::string& prefix) {
+    std::map<std::string, Bytes> objects;
+    EXPECT_TRUE(backend_
+                    ->List(prefix,
+                           [&](const storage::ObjectInfo& i) {
+                             Result<Bytes> b =
+                                 backend_->Load(i.name, 0, storage::kToEnd);
+                             if (b.ok()) objects[i.name] = *b;
+                             return b.status();
+                           })
+                    .ok());
+    return objects;
+  }
+
   size_t Count(const std::string& prefix) {
     size_t n = 0;
     EXPECT_TRUE(backend_
@@ -410,19 +425,8 @@ TEST_F(PrunerTest, PacksInNoIndexWaitAnHourWhateverTheGrace) {
 TEST_F(PrunerTest, APackIndexedAfterTheMarkIsKept) {
   Write("a.bin", Random(1 << 20, 13));
   const std::string s1 = Snap();
-  std::vector<std::string> indexes;
-  ASSERT_TRUE(backend_
-                  ->List("index/",
-                         [&](const storage::ObjectInfo& i) {
-                           indexes.push_back(i.name);
-                           return Status::OK();
-                         })
-                  .ok());
-  std::map<std::string, Bytes> saved;
-  for (const std::string& name : indexes) {
-    Result<Bytes> b = backend_->Load(name, 0, storage::kToEnd);
-    ASSERT_TRUE(b.ok());
-    saved[name] = *b;
+  const std::map<std::string, Bytes> saved = Objects("index/");
+  for (const auto& [name, bytes] : saved) {
     ASSERT_TRUE(backend_->Remove(name).ok());
   }
   Forget(s1);  // nothing to walk: the packs are simply in no index
@@ -433,7 +437,6 @@ TEST_F(PrunerTest, APackIndexedAfterTheMarkIsKept) {
     ASSERT_TRUE(
         backend_->Save(name, bytes, storage::SaveMode::kCreateIfAbsent).ok());
   }
-  pb::Snapshot snap;
   const std::string s2 = Snap();
   clock_.Advance(std::chrono::minutes(61));
   r = Prune(kNoGrace);
@@ -452,28 +455,13 @@ TEST_F(PrunerTest, AMarkThatStoppedBeforeItsIndexDeletesNothingInUse) {
   fs::remove(src_ + "/drop.bin");
   const std::string s2 = Snap();
   Forget(s1);
-  std::map<std::string, Bytes> before;
-  ASSERT_TRUE(backend_
-                  ->List("index/",
-                         [&](const storage::ObjectInfo& i) {
-                           Result<Bytes> b =
-                               backend_->Load(i.name, 0, storage::kToEnd);
-                           if (b.ok()) before[i.name] = *b;
-                           return Status::OK();
-                         })
-                  .ok());
+  const std::map<std::string, Bytes> before = Objects("index/");
   PruneResult mark = Prune(kHour);
   ASSERT_GE(mark.packs_repacked + mark.packs_unused, 1u);
   // Undo what came after the plan: the new indexes, the deletions.
-  std::vector<std::string> now;
-  ASSERT_TRUE(backend_
-                  ->List("index/",
-                         [&](const storage::ObjectInfo& i) {
-                           now.push_back(i.name);
-                           return Status::OK();
-                         })
-                  .ok());
-  for (const std::string& name : now) ASSERT_TRUE(backend_->Remove(name).ok());
+  for (const auto& [name, bytes] : Objects("index/")) {
+    ASSERT_TRUE(backend_->Remove(name).ok());
+  }
   for (const auto& [name, bytes] : before) {
     ASSERT_TRUE(
         backend_->Save(name, bytes, storage::SaveMode::kCreateIfAbsent).ok());
@@ -490,19 +478,12 @@ TEST_F(PrunerTest, AMarkThatStoppedBeforeItsIndexDeletesNothingInUse) {
 TEST_F(PrunerTest, DamageStopsThePruneBeforeItDeletesAnything) {
   Write("a.bin", Random(1 << 20, 10));
   const std::string s1 = Snap();
-  std::vector<std::string> first_indexes;
-  ASSERT_TRUE(backend_
-                  ->List("index/",
-                         [&](const storage::ObjectInfo& i) {
-                           first_indexes.push_back(i.name);
-                           return Status::OK();
-                         })
-                  .ok());
+  const std::map<std::string, Bytes> first_indexes = Objects("index/");
   Write("b.bin", Random(1 << 20, 11));
   Snap();
   Forget(s1);
   // Lose the indexes of the first backup, whose a.bin the second uses.
-  for (const std::string& name : first_indexes) {
+  for (const auto& [name, bytes] : first_indexes) {
     ASSERT_TRUE(backend_->Remove(name).ok());
   }
   const size_t before = Count("");

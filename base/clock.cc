@@ -1,5 +1,6 @@
 #include "base/clock.h"
 
+#include <ctime>
 #include <thread>
 
 namespace chatvault {
@@ -21,6 +22,15 @@ class RealClock : public Clock {
 Clock* Clock::Real() {
   static RealClock clock;
   return &clock;
+}
+
+std::string LocalTimeString(uint64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace chatvault

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <string>
 
 namespace chatvault {
 
@@ -57,6 +59,9 @@ class FakeClock : public Clock {
   std::atomic<int64_t> slept_{0};
   std::atomic<int64_t> wall_base_{0};
 };
+
+// "2026-11-26 09:30:00": a Unix time in milliseconds, in local time.
+std::string LocalTimeString(uint64_t unix_ms);
 
 }  // namespace chatvault
 

@@ -74,15 +74,6 @@ int Fail(const Status& status) {
   return ExitCodeFor(status);
 }
 
-std::string LocalTimeString(uint64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 int64_t ParseDurationSeconds(std::string_view text) {
   size_t i = 0;
   int64_t n = 0;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "backup/repository.h"
+#include "base/clock.h"
 #include "base/result.h"
 #include "storage/backend.h"
 
@@ -61,9 +62,6 @@ class Context {
 // Prints `status` as "chatvault: <message>" on stderr and returns its exit
 // code.
 int Fail(const Status& status);
-
-// "2026-11-26 09:30:00": a Unix time in milliseconds, in local time.
-std::string LocalTimeString(uint64_t unix_ms);
 
 // "0", "90s", "30min", "2h", "1d" → seconds; -1 if malformed.
 int64_t ParseDurationSeconds(std::string_view text);
