@@ -145,13 +145,44 @@ class Checker {
       }
       BadPack(pack, what);
     }
+    // Packs in no index: condemned by a prune and waiting for deletion (one
+    // note per plan), or left by an interrupted backup.
+    std::map<crypto::Digest256, std::string> condemned;  // pack → plan
+    RETURN_IF_ERROR(
+        repo_->backend()->List("prune/", [&](const storage::ObjectInfo& info) {
+          const std::string id = info.name.substr(6);
+          pb::PrunePlan plan;
+          if (!repo_->LoadObject(ObjectType::kPrunePlan, "prune", id, &plan)
+                   .ok()) {
+            result_.notes.push_back("prune plan " + id.substr(0, 8) +
+                                    " cannot be read; prune keeps its packs");
+            return Status::OK();
+          }
+          uint64_t packs = 0, bytes = 0;
+          for (const pb::CondemnedPack& cp : plan.condemned()) {
+            if (cp.kept() || cp.pack().pack_id().size() != 32) continue;
+            const crypto::Digest256 pack =
+                crypto::Digest256FromBytes(cp.pack().pack_id());
+            if (!pack_sizes_.contains(pack)) continue;  // deleted already
+            condemned.emplace(pack, id);
+            ++packs;
+            bytes += cp.size();
+          }
+          if (packs > 0) {
+            result_.notes.push_back(
+                "prune plan " + id.substr(0, 8) + " (host '" + plan.hostname() +
+                "'): " + std::to_string(packs) + " packs, " +
+                std::to_string(bytes) +
+                " bytes, wait for a prune run to delete them");
+          }
+          return Status::OK();
+        }));
     for (const auto& [pack, size] : pack_sizes_) {
-      if (!ends.contains(pack)) {
+      if (!ends.contains(pack) && !condemned.contains(pack)) {
         result_.notes.push_back(
             "pack " + Short(pack) +
-            " is in no index (condemned by a prune and waiting for its grace "
-            "period, or left by an interrupted backup, which a prune "
-            "removes)");
+            " is in no index (left by an interrupted backup; a prune "
+            "removes it)");
       }
     }
     return Status::OK();

@@ -209,6 +209,13 @@ TEST_F(PrunerTest, UnusedPacksGoOnlyAfterTheGracePeriod) {
   EXPECT_EQ(marked.indexes_superseded, indexes);
   ExpectRestores(s3);
   ExpectSound();
+  // check says what waits, once per plan.
+  Result<CheckResult> checked = Check(repo_.get(), {});
+  ASSERT_TRUE(checked.ok());
+  ASSERT_EQ(checked->notes.size(), 1u);
+  EXPECT_NE(checked->notes[0].find("prune plan " + marked.plan_id.substr(0, 8)),
+            std::string::npos)
+      << checked->notes[0];
 
   // Within the grace period a prune deletes nothing, and marks nothing
   // twice.
