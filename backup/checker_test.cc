@@ -15,6 +15,7 @@
 
 #include "backup/archiver.h"
 #include "backup/blob_store.h"
+#include "backup/sqlite_test_util.h"
 #include "backup/test_util.h"
 #include "storage/mem_backend.h"
 
@@ -23,13 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Exec(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
-}
+using testing::Exec;
 
 bool Mentions(const CheckResult& r, const std::string& text) {
   for (const std::string& p : r.problems) {

@@ -20,6 +20,7 @@
 #include "backup/checker.h"
 #include "backup/lock.h"
 #include "backup/restorer.h"
+#include "backup/sqlite_test_util.h"
 #include "backup/test_util.h"
 #include "storage/local_backend.h"
 #include "storage/mem_backend.h"
@@ -53,13 +54,7 @@ Files ReadTree(const std::string& dir) {
   return files;
 }
 
-void Exec(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
-}
+using testing::Exec;
 
 class PrunerTest : public ::testing::Test {
  protected:
