@@ -71,6 +71,7 @@ RepositoryKeys RepositoryKeys::Generate() {
   k.id_key_ = SecretBytes::Random(32);
   k.epochs_.emplace(0, crypto::AeadKey::Generate());
   k.account_ = crypto::SigningKey::Generate();
+  k.account_verify_ = k.account_->verify_key();
   Status s = k.Derive();
   // Derivation from freshly generated 32-byte keys cannot fail.
   s.IgnoreError();
@@ -110,6 +111,16 @@ Result<RepositoryKeys> RepositoryKeys::FromBundle(const pb::KeyBundle& b) {
         SecretFromString(b.account_signing_seed()));
     if (!account.ok()) return bad("account seed size");
     k.account_ = std::move(*account);
+    k.account_verify_ = k.account_->verify_key();
+  }
+  if (!b.account_verify_key().empty()) {
+    Result<crypto::VerifyKey> verify =
+        crypto::VerifyKey::FromBytes(AsBytes(b.account_verify_key()));
+    if (!verify.ok()) return bad("account verify key size");
+    if (k.account_verify_ && !(*k.account_verify_ == *verify)) {
+      return bad("account verify key does not match the signing seed");
+    }
+    k.account_verify_ = *verify;
   }
   RETURN_IF_ERROR(k.Derive());
   return k;
@@ -134,6 +145,9 @@ pb::KeyBundle RepositoryKeys::ToBundle(const crypto::BoxPublicKey& holder,
   }
   if (include_signing && account_) {
     b.set_account_signing_seed(std::string(account_->Seed().chars()));
+  }
+  if (account_verify_) {
+    b.set_account_verify_key(std::string(AsChars(account_verify_->bytes())));
   }
   return b;
 }
@@ -191,6 +205,12 @@ Result<pb::KeyObject> ResealKeyObject(const RepositoryKeys& keys,
                         object.kind() == pb::HOLDER_KIND_RECOVERY_CODE));
   if (object.has_kdf()) *resealed.mutable_kdf() = object.kdf();
   return resealed;
+}
+
+Result<pb::KeyObject> MakeDeviceKeyObject(const RepositoryKeys& keys,
+                                          const crypto::BoxPublicKey& holder) {
+  return MakeKeyObject(keys, holder, pb::HOLDER_KIND_DEVICE,
+                       /*include_signing=*/false);
 }
 
 Result<RepositoryKeys> OpenKeyObject(const pb::KeyObject& object,

@@ -44,6 +44,10 @@ class RepositoryKeys {
   const crypto::AeadKey* epoch_key(uint32_t epoch) const;
   // Present for holders that may sign the holder and device lists.
   const std::optional<crypto::SigningKey>& account() const { return account_; }
+  // The account signing key's public half, which every holder learns.
+  const std::optional<crypto::VerifyKey>& account_verify_key() const {
+    return account_verify_;
+  }
 
   // Adds epoch current_epoch() + 1 with a fresh random key, which new data
   // is then sealed under (key rotation, design.md 4.7). Not while the keys
@@ -65,6 +69,7 @@ class RepositoryKeys {
   crypto::SecretBytes gear_key_;
   std::map<uint32_t, crypto::AeadKey> epochs_;
   std::optional<crypto::SigningKey> account_;
+  std::optional<crypto::VerifyKey> account_verify_;
 };
 
 // BLAKE2b-256 of a holder's X25519 public key, as hex: the name of its key
@@ -77,6 +82,11 @@ Result<pb::KeyObject> MakePassphraseKeyObject(const RepositoryKeys& keys,
                                               const crypto::Argon2Params& kdf);
 Result<pb::KeyObject> MakeRecoveryKeyObject(const RepositoryKeys& keys,
                                             const crypto::RecoveryCode& code);
+
+// A key object for a linked device's holder key: every epoch, never the
+// account signing seed (docs/sync-protocol.md).
+Result<pb::KeyObject> MakeDeviceKeyObject(const RepositoryKeys& keys,
+                                          const crypto::BoxPublicKey& holder);
 
 // The holder key pairs the two secrets stand for (design.md 4.3, 4.4).
 Result<crypto::BoxKeyPair> PassphraseHolderKey(ByteView passphrase,

@@ -33,6 +33,10 @@ bool IsKnownType(uint8_t t) {
     case ObjectType::kDeviceList:
     case ObjectType::kPrunePlan:
     case ObjectType::kLock:
+    case ObjectType::kHead:
+    case ObjectType::kLinkRequest:
+    case ObjectType::kLinkHello:
+    case ObjectType::kLinkReply:
       return true;
   }
   return false;
@@ -67,6 +71,14 @@ std::string_view ObjectTypeName(ObjectType type) {
       return "prune plan";
     case ObjectType::kLock:
       return "lock";
+    case ObjectType::kHead:
+      return "head";
+    case ObjectType::kLinkRequest:
+      return "link request";
+    case ObjectType::kLinkHello:
+      return "link hello";
+    case ObjectType::kLinkReply:
+      return "link reply";
   }
   return "unknown";
 }

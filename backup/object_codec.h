@@ -43,6 +43,10 @@ enum class ObjectType : uint8_t {
   kDeviceList = 9,
   kPrunePlan = 10,
   kLock = 11,
+  kHead = 12,         // docs/sync-protocol.md
+  kLinkRequest = 13,  // sealed under a link key, not an epoch key
+  kLinkHello = 14,
+  kLinkReply = 15,
 };
 
 // Bytes of an ID bound into associated data.

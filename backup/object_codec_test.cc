@@ -186,7 +186,7 @@ TEST(ObjectCodecTest, PeekRefusesShortBadMagicAndUnknownType) {
   ExpectCorruption(OpenObject(key, ObjectType::kConfig, Id(1), bad_magic),
                    "bad magic");
 
-  for (uint8_t t : {0, 2, 12, 255}) {
+  for (uint8_t t : {0, 2, 16, 255}) {
     Bytes unknown = obj;
     unknown[4] = std::byte{t};
     EXPECT_EQ(PeekObjectHeader(unknown).status().code(),
@@ -200,6 +200,8 @@ TEST(ObjectCodecTest, TypeNames) {
   EXPECT_EQ(ObjectTypeName(ObjectType::kPackHeader), "pack header");
   EXPECT_EQ(ObjectTypeName(ObjectType::kPrunePlan), "prune plan");
   EXPECT_EQ(ObjectTypeName(ObjectType::kLock), "lock");
+  EXPECT_EQ(ObjectTypeName(ObjectType::kHead), "head");
+  EXPECT_EQ(ObjectTypeName(ObjectType::kLinkReply), "link reply");
   EXPECT_EQ(ObjectTypeName(static_cast<ObjectType>(2)), "unknown");
 }
 

@@ -249,6 +249,79 @@ Result<std::unique_ptr<Repository>> Repository::OpenWithRecoveryCode(
               [&](const pb::KeyObject&) { return RecoveryHolderKey(code); });
 }
 
+Result<std::unique_ptr<Repository>> Repository::OpenWithDevice(
+    storage::Backend* backend, const crypto::BoxKeyPair& holder) {
+  const std::string name = kKeysDir + HolderId(holder.public_key());
+  Result<Bytes> data = backend->Load(name, 0, storage::kToEnd);
+  if (data.status().code() == StatusCode::kNotFound) {
+    Result<storage::ObjectInfo> config = backend->Stat(kConfigName);
+    if (config.status().code() == StatusCode::kNotFound)
+      return NoRepository(*backend);
+    RETURN_IF_ERROR(config.status());
+    return Status::PermissionDenied(
+        "this device holds no key for the repository at " +
+        backend->Properties().location +
+        ": it was revoked, or was never linked (link it with `chatvault "
+        "device join`)");
+  }
+  RETURN_IF_ERROR(data.status());
+  pb::KeyObject object;
+  if (!object.ParseFromArray(data->data(), static_cast<int>(data->size()))) {
+    return Status::Corruption("key object '" + name + "' does not parse");
+  }
+  if (object.kind() != pb::HOLDER_KIND_DEVICE) {
+    return Status::Corruption("key object '" + name +
+                              "' is not a device's key object");
+  }
+  ASSIGN_OR_RETURN(RepositoryKeys keys, OpenKeyObject(object, holder));
+  if (keys.account().has_value()) {
+    return Status::Corruption("key object '" + name +
+                              "' gives a device the account signing key");
+  }
+  auto repo =
+      std::unique_ptr<Repository>(new Repository(backend, std::move(keys)));
+  RETURN_IF_ERROR(repo->LoadConfig());
+  repo->opened_name_ = name;
+  repo->opened_kind_ = pb::HOLDER_KIND_DEVICE;
+  return repo;
+}
+
+Result<std::string> Repository::AddDeviceHolder(
+    const crypto::BoxPublicKey& holder) {
+  ASSIGN_OR_RETURN(pb::KeyObject object, MakeDeviceKeyObject(keys_, holder));
+  ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
+  // A key object left by an interrupted link for the same key is replaced.
+  RETURN_IF_ERROR(backend_->Save(name, AsBytes(object.SerializeAsString()),
+                                 storage::SaveMode::kOverwrite));
+  pb::Config config = config_;
+  if (std::find(config.holders().begin(), config.holders().end(), name) ==
+      config.holders().end()) {
+    config.add_holders(name);
+    RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  }
+  return name;
+}
+
+Result<uint32_t> Repository::RevokeHolder(const std::string& name) {
+  if (name == opened_name_) {
+    return Status::InvalidArgument(
+        "a session cannot revoke the holder it opened with");
+  }
+  pb::Config config = config_;
+  auto* holders = config.mutable_holders();
+  auto it = std::find(holders->begin(), holders->end(), name);
+  if (it != holders->end()) {
+    holders->erase(it);
+    RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  }
+  // The remaining holders get a new epoch; the revoked one keeps only what
+  // it had. Its key object goes last, so that an interruption leaves it
+  // merely unlisted (and so never given a key again).
+  ASSIGN_OR_RETURN(uint32_t epoch, RotateKeys());
+  RETURN_IF_ERROR(backend_->Remove(name));
+  return epoch;
+}
+
 Result<std::vector<Repository::Holder>> Repository::ListHolders() const {
   ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
   std::vector<Holder> out;

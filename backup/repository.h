@@ -59,7 +59,16 @@ class Repository {
   static Result<std::unique_ptr<Repository>> OpenWithRecoveryCode(
       storage::Backend* backend, const crypto::RecoveryCode& code);
 
+  // Opens with a linked device's holder key ("keys/<holder id>", design.md
+  // 4.6). PermissionDenied if the repository has no key object for it (the
+  // device was revoked or never linked).
+  static Result<std::unique_ptr<Repository>> OpenWithDevice(
+      storage::Backend* backend, const crypto::BoxKeyPair& holder);
+
   const pb::Config& config() const { return config_; }
+  // The kind of holder this session opened with.
+  pb::HolderKind opened_kind() const { return opened_kind_; }
+
   // The epoch new objects and blobs are sealed under: the config's write
   // epoch (design.md 4.7).
   uint32_t write_epoch() const { return config_.write_epoch(); }
@@ -112,6 +121,16 @@ class Repository {
   // write access to the storage added is left as it is. Rotating from two
   // devices at once is not detected.
   Result<uint32_t> RotateKeys();
+
+  // Seals the keys to a linked device's holder key (never the account
+  // signing seed) and lists its key object in the config. Returns the key
+  // object's name.
+  Result<std::string> AddDeviceHolder(const crypto::BoxPublicKey& holder);
+
+  // Revokes a holder: it leaves the config's list, a new epoch is sealed to
+  // the remaining holders (RotateKeys), then its key object is removed.
+  // Returns the new epoch. Nothing sealed afterwards opens with its keys.
+  Result<uint32_t> RevokeHolder(const std::string& name);
 
   // Loads, authenticates and parses "<dir>/<id_hex>".
   Status LoadObject(ObjectType type, std::string_view dir,

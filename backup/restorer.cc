@@ -12,6 +12,7 @@
 
 #include "backup/blob_store.h"
 #include "base/errno.h"
+#include "base/fd.h"
 #include "crypto/random.h"
 
 namespace chatvault::backup {
@@ -35,35 +36,6 @@ bool AllZero(ByteView b) {
   return std::all_of(b.begin(), b.end(),
                      [](std::byte x) { return x == std::byte{0}; });
 }
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { Reset(); }
-  int get() const { return fd_; }
-  // Closes now, reporting the error close(2) may carry for writes.
-  Status Close(const std::string& what) {
-    int fd = std::exchange(fd_, -1);
-    if (fd >= 0 && ::close(fd) != 0) return StatusFromErrno(errno, what);
-    return Status::OK();
-  }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_;
-};
 
 // Opens directory `name` in `dir_fd`, refusing a symlink (ELOOP) or any
 // other non-directory (ENOTDIR).

@@ -41,12 +41,19 @@ inline constexpr KdfContext kKdfBlobId{"chatvault/v1/blob-id"};
 // Id key -> the key that seeds the chunker's gear table.
 inline constexpr KdfContext kKdfChunkerGear{"chatvault/v1/chunker/gear"};
 
+// Link code secret -> the ID of the link's objects ("links/<id>/...").
+inline constexpr KdfContext kKdfLinkId{"chatvault/v1/link/id"};
+// Link code secret -> the key sealing the link's objects.
+inline constexpr KdfContext kKdfLinkKey{"chatvault/v1/link/key"};
+// X25519 shared secret of the two ephemeral link keys -> the short
+// authentication string (with the transcript hash as info).
+inline constexpr KdfContext kKdfLinkSas{"chatvault/v1/link/sas"};
+
 // Every context above; tests check that they are distinct.
 inline constexpr std::array kAllKdfContexts = {
-    kKdfPassphraseHolderBox,
-    kKdfRecoveryHolderBox,
-    kKdfBlobId,
-    kKdfChunkerGear,
+    kKdfPassphraseHolderBox, kKdfRecoveryHolderBox, kKdfBlobId,
+    kKdfChunkerGear,         kKdfLinkId,            kKdfLinkKey,
+    kKdfLinkSas,
 };
 
 // Derives `out_len` (16..64) bytes from `master` (16..64 bytes) for

@@ -1,10 +1,22 @@
 #include "storage/backend.h"
 
+#include "crypto/blake2b.h"
+
 namespace chatvault::storage {
 
 Status Backend::RemoveMany(std::span<const std::string> names) {
   for (const std::string& name : names) RETURN_IF_ERROR(Remove(name));
   return Status::OK();
+}
+
+Result<std::optional<Bytes>> Backend::LoadIfChanged(std::string_view name,
+                                                    std::string* tag) {
+  ASSIGN_OR_RETURN(Bytes data, Load(name, 0, kToEnd));
+  ASSIGN_OR_RETURN(Bytes digest, crypto::Blake2b(data, 32));
+  std::string new_tag = "b2:" + HexEncode(digest);
+  if (new_tag == *tag) return std::optional<Bytes>();
+  *tag = std::move(new_tag);
+  return std::optional<Bytes>(std::move(data));
 }
 
 Status ValidateObjectName(std::string_view name) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,6 +77,16 @@ class Backend {
                              uint64_t length = kToEnd) = 0;
 
   virtual Result<ObjectInfo> Stat(std::string_view name) = 0;
+
+  // Loads the whole of `name` unless it is still the version `*tag` names
+  // (a tag an earlier call set; empty: none): then returns std::nullopt,
+  // having transferred no content. Otherwise sets `*tag` to the loaded
+  // version's tag. For watching a mutable object cheaply: backends answer
+  // with a conditional request (S3: If-None-Match on the ETag; a local
+  // directory: the file's identity and mtime). The default loads the
+  // object every time and tags it by its content.
+  virtual Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                                     std::string* tag);
 
   // Calls `fn` for every object whose name starts with `prefix`, in no
   // particular order, fetching results page by page as it goes. Objects

@@ -27,6 +27,10 @@ class BackendWrapper : public Backend {
   Result<ObjectInfo> Stat(std::string_view name) override {
     return target_->Stat(name);
   }
+  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                             std::string* tag) override {
+    return target_->LoadIfChanged(name, tag);
+  }
   Status List(std::string_view prefix, const ListFn& fn) override {
     return target_->List(prefix, fn);
   }

@@ -58,6 +58,17 @@ Result<Bytes> FaultBackend::Load(std::string_view name, uint64_t offset,
   return r;
 }
 
+Result<std::optional<Bytes>> FaultBackend::LoadIfChanged(std::string_view name,
+                                                          std::string* tag) {
+  RETURN_IF_ERROR(Before(OpKind::kLoad, name));
+  Result<std::optional<Bytes>> r = target()->LoadIfChanged(name, tag);
+  std::lock_guard lock(mu_);
+  if (r.ok() && r->has_value() && config_.truncate_loads) {
+    (*r)->resize((*r)->size() / 2);
+  }
+  return r;
+}
+
 Result<ObjectInfo> FaultBackend::Stat(std::string_view name) {
   RETURN_IF_ERROR(Before(OpKind::kStat, name));
   return target()->Stat(name);

@@ -54,6 +54,8 @@ class FaultBackend : public BackendWrapper {
   Status Save(std::string_view name, ByteView data, SaveMode mode) override;
   Result<Bytes> Load(std::string_view name, uint64_t offset,
                      uint64_t length) override;
+  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                             std::string* tag) override;
   Result<ObjectInfo> Stat(std::string_view name) override;
   Status List(std::string_view prefix, const ListFn& fn) override;
   Status Remove(std::string_view name) override;

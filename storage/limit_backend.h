@@ -40,6 +40,8 @@ class LimitBackend : public BackendWrapper {
   Status Save(std::string_view name, ByteView data, SaveMode mode) override;
   Result<Bytes> Load(std::string_view name, uint64_t offset,
                      uint64_t length) override;
+  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                             std::string* tag) override;
 
  private:
   std::unique_ptr<RateLimiter> upload_;

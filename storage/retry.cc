@@ -77,6 +77,11 @@ Status RetryBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   });
 }
 
+Result<std::optional<Bytes>> RetryBackend::LoadIfChanged(std::string_view name,
+                                                          std::string* tag) {
+  return Retry([&] { return target()->LoadIfChanged(name, tag); });
+}
+
 Result<Bytes> RetryBackend::Load(std::string_view name, uint64_t offset,
                                  uint64_t length) {
   return Retry([&] { return target()->Load(name, offset, length); });

@@ -60,6 +60,8 @@ class RetryBackend : public BackendWrapper {
   Status Save(std::string_view name, ByteView data, SaveMode mode) override;
   Result<Bytes> Load(std::string_view name, uint64_t offset,
                      uint64_t length) override;
+  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                             std::string* tag) override;
   Result<ObjectInfo> Stat(std::string_view name) override;
   // Retried only while no object has been reported yet.
   Status List(std::string_view prefix, const ListFn& fn) override;

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/blake2b.h"
+
 namespace chatvault::storage {
 namespace {
 
@@ -414,6 +416,34 @@ Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
   }
   if (!s.ok()) abort_upload();
   return s;
+}
+
+Result<std::optional<Bytes>> S3Backend::LoadIfChanged(std::string_view name,
+                                                      std::string* tag) {
+  RETURN_IF_ERROR(ValidateObjectName(name));
+  Request req;
+  req.method = "GET";
+  req.key = KeyOf(name);
+  if (!tag->empty()) req.headers.emplace_back("if-none-match", *tag);
+  ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
+  if (r.status == 304) return std::optional<Bytes>();
+  if (r.status == 404) {
+    std::optional<S3Error> e = ParseError(r.body);
+    if (!e || e->code == "NoSuchKey") {
+      return Status::NotFound("object '" + std::string(name) + "' not found");
+    }
+  }
+  if (r.status != 200) return ErrorStatus(r, "GET " + req.key);
+  std::string etag = r.Header("etag");
+  // Without an ETag the next request cannot be conditional; tag by
+  // content instead, so that an unchanged object still reads as one.
+  if (etag.empty()) {
+    ASSIGN_OR_RETURN(Bytes digest, crypto::Blake2b(r.body, 32));
+    etag = "b2:" + HexEncode(digest);
+    if (etag == *tag) return std::optional<Bytes>();
+  }
+  *tag = std::move(etag);
+  return std::optional<Bytes>(std::move(r.body));
 }
 
 Result<Bytes> S3Backend::Load(std::string_view name, uint64_t offset,

@@ -56,6 +56,8 @@ class S3Backend : public Backend {
   Result<Bytes> Load(std::string_view name, uint64_t offset,
                      uint64_t length) override;
   Result<ObjectInfo> Stat(std::string_view name) override;
+  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
+                                             std::string* tag) override;
   Status List(std::string_view prefix, const ListFn& fn) override;
   Status Remove(std::string_view name) override;
   // DeleteObjects, 1000 keys per request.

@@ -50,6 +50,13 @@ Status StatsBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
   return s;
 }
 
+Result<std::optional<Bytes>> StatsBackend::LoadIfChanged(std::string_view name,
+                                                          std::string* tag) {
+  Result<std::optional<Bytes>> r = target()->LoadIfChanged(name, tag);
+  Count(OpKind::kLoad, r.ok(), r.ok() && r->has_value() ? (*r)->size() : 0);
+  return r;
+}
+
 Result<Bytes> StatsBackend::Load(std::string_view name, uint64_t offset,
                                  uint64_t length) {
   Result<Bytes> r = target()->Load(name, offset, length);
