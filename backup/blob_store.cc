@@ -481,7 +481,18 @@ void BlobStore::DropReadAhead() {
   work_cv_.notify_all();
 }
 
+std::optional<Bytes> BlobStore::ReadLocal(const crypto::Digest256& id) const {
+  if (local_ == nullptr) return std::nullopt;
+  std::optional<Bytes> plain = local_->Get(id);
+  if (!plain || crypto::Blake2b256(blob_id_key(), *plain) != id) {
+    return std::nullopt;
+  }
+  ++local_reads_;
+  return plain;
+}
+
 Result<Bytes> BlobStore::Read(const crypto::Digest256& id) {
+  if (std::optional<Bytes> local = ReadLocal(id)) return std::move(*local);
   std::optional<BlobLocation> found;
   {
     std::unique_lock lock(mu_);
@@ -513,9 +524,17 @@ std::map<crypto::Digest256, Result<Bytes>> BlobStore::LoadBases(
   const std::string what = dictionaries ? "dictionary " : "delta base ";
   std::map<crypto::Digest256, Result<Bytes>> out;
   std::vector<Located> found;
+  std::set<crypto::Digest256> remote;
+  for (const crypto::Digest256& id : ids) {
+    if (std::optional<Bytes> local = ReadLocal(id)) {
+      out.emplace(id, std::move(*local));
+    } else {
+      remote.insert(id);
+    }
+  }
   {
     std::lock_guard lock(mu_);
-    for (const crypto::Digest256& id : ids) {
+    for (const crypto::Digest256& id : remote) {
       std::optional<BlobLocation> loc = index_->Find(id);
       if (!loc) {
         out.emplace(

@@ -22,6 +22,7 @@
 #ifndef CHATVAULT_BACKUP_BLOB_STORE_H_
 #define CHATVAULT_BACKUP_BLOB_STORE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -128,6 +129,21 @@ class BlobStore {
   // (a prune listing a pack again).
   void AddIndex(const std::string& name, const pb::Index& index);
 
+  // Where a reader may find blobs' plaintext without fetching them (the
+  // previous version of a synced store, a local cache). Thread-safe: called
+  // from the workers too. What Get returns is checked against the ID, and
+  // ignored if it does not match.
+  class LocalSource {
+   public:
+    virtual ~LocalSource() = default;
+    virtual std::optional<Bytes> Get(const crypto::Digest256& id) const = 0;
+  };
+  // Read and delta-base or dictionary loads try `source` first; nullptr
+  // turns it off. `source` must outlive its use.
+  void SetLocalSource(const LocalSource* source) { local_ = source; }
+  // Blobs (including bases and dictionaries) served by the local source.
+  uint64_t local_reads() const { return local_reads_.load(); }
+
   // Reads and authenticates a blob; Corruption if its plaintext does not
   // hash to `id`, NotFound if no index lists it.
   Result<Bytes> Read(const crypto::Digest256& id);
@@ -221,7 +237,12 @@ class BlobStore {
   // The uploader thread: saves each queued pack, then its index.
   void Upload();
 
+  // The plaintext of `id` from the local source, if it has it right.
+  std::optional<Bytes> ReadLocal(const crypto::Digest256& id) const;
+
   Repository* repo_;
+  const LocalSource* local_ = nullptr;
+  mutable std::atomic<uint64_t> local_reads_{0};
   std::optional<PackWriter> writer_;
 
   // mu_ guards everything below: the workers consult the index too.

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "backup/blob_store.h"
+#include "backup/fs_util.h"
 #include "base/errno.h"
 #include "base/fd.h"
 #include "crypto/random.h"
@@ -18,57 +19,9 @@
 namespace chatvault::backup {
 namespace {
 
-// Permission bits only: setuid, setgid and sticky bits from a repository
-// are not restored, so restoring as root cannot create setuid programs.
-constexpr uint32_t kPermissionBits = 0777;
-
-Status CheckName(const std::string& name) {
-  if (name.empty() || name == "." || name == ".." ||
-      name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
-    return Status::Corruption(
-        "the snapshot holds an unsafe file name; refusing to restore it");
-  }
-  return Status::OK();
-}
-
 bool AllZero(ByteView b) {
   return std::all_of(b.begin(), b.end(),
                      [](std::byte x) { return x == std::byte{0}; });
-}
-
-// Opens directory `name` in `dir_fd`, refusing a symlink (ELOOP) or any
-// other non-directory (ENOTDIR).
-int OpenDirAt(int dir_fd, const std::string& name) {
-  return ::openat(dir_fd, name.c_str(),
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-// Access and modification times both set to `mtime_ns`, rounding towards
-// minus infinity so that times before 1970 stay valid.
-struct Times {
-  explicit Times(int64_t mtime_ns) {
-    int64_t sec = mtime_ns / 1'000'000'000;
-    int64_t nsec = mtime_ns % 1'000'000'000;
-    if (nsec < 0) {
-      nsec += 1'000'000'000;
-      --sec;
-    }
-    ts[0].tv_sec = ts[1].tv_sec = sec;
-    ts[0].tv_nsec = ts[1].tv_nsec = nsec;
-  }
-  struct timespec ts[2];
-};
-
-// ".<name>.chatvault-restore-XXXXXX": hidden, recognisable, and short
-// enough for NAME_MAX whatever the length of `name`.
-std::string TempName(const std::string& name) {
-  static constexpr char kChars[] =
-      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-  std::string tmp = "." + name.substr(0, 200) + ".chatvault-restore-";
-  for (int i = 0; i < 6; ++i)
-    tmp += kChars[crypto::RandomUniform(sizeof(kChars) - 1)];
-  return tmp;
 }
 
 constexpr int kTempAttempts = 100;

@@ -28,6 +28,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "ResourceExhausted";
     case StatusCode::kLocked:
       return "Locked";
+    case StatusCode::kExpired:
+      return "Expired";
   }
   return "Unknown";
 }

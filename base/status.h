@@ -31,6 +31,7 @@ enum class StatusCode : int {
   kCancelled,          // the operation was interrupted on request
   kResourceExhausted,  // disk full, quota exceeded, out of memory
   kLocked,             // another operation holds the repository's lock
+  kExpired,            // a single-use code that expired or was used already
 };
 
 // Returns the code's name, e.g. "Corruption".
@@ -79,6 +80,9 @@ class [[nodiscard]] Status {
   }
   static Status Locked(std::string_view msg) {
     return Status(StatusCode::kLocked, msg);
+  }
+  static Status Expired(std::string_view msg) {
+    return Status(StatusCode::kExpired, msg);
   }
 
   bool ok() const { return state_ == nullptr; }

@@ -24,6 +24,8 @@ ExitCode ExitCodeFor(const Status& status) {
       return kExitCancelled;
     case StatusCode::kLocked:
       return kExitLocked;
+    case StatusCode::kExpired:
+      return kExitExpired;
     case StatusCode::kIOError:
       return kExitFailure;
   }
@@ -45,6 +47,7 @@ std::string_view ExitCodeHelp() {
          "  14   temporarily unavailable; retry later\n"
          "  15   out of space or memory\n"
          "  16   already exists\n"
+         "  17   link code expired or already used\n"
          "  130  interrupted\n";
 }
 

@@ -25,6 +25,7 @@ enum ExitCode : int {
   kExitUnavailable = 14,        // temporary failure; retry later
   kExitResourceExhausted = 15,  // disk full, quota, memory
   kExitAlreadyExists = 16,      // e.g. init on an existing repository
+  kExitExpired = 17,            // link code expired or already used
   kExitCancelled = 130,         // interrupted (as shells report SIGINT)
 };
 

@@ -10,7 +10,7 @@ namespace {
 
 TEST(ExitCodesTest, EachStatusCodeHasItsOwnExitCode) {
   std::set<int> seen;
-  for (int c = 0; c <= static_cast<int>(StatusCode::kLocked); ++c) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kExpired); ++c) {
     auto code = static_cast<StatusCode>(c);
     Status s = code == StatusCode::kOk ? Status() : Status(code, "x");
     EXPECT_TRUE(seen.insert(ExitCodeFor(s)).second) << StatusCodeName(code);
@@ -21,6 +21,7 @@ TEST(ExitCodesTest, EachStatusCodeHasItsOwnExitCode) {
   EXPECT_EQ(ExitCodeFor(Status::Corruption("bad tag")), 13);
   EXPECT_EQ(ExitCodeFor(Status::ResourceExhausted("disk full")), 15);
   EXPECT_EQ(ExitCodeFor(Status::Locked("prune running")), 11);
+  EXPECT_EQ(ExitCodeFor(Status::Expired("link code used")), 17);
 }
 
 TEST(ExitCodesTest, HelpListsEveryCode) {

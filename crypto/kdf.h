@@ -51,8 +51,12 @@ inline constexpr KdfContext kKdfLinkSas{"chatvault/v1/link/sas"};
 
 // Every context above; tests check that they are distinct.
 inline constexpr std::array kAllKdfContexts = {
-    kKdfPassphraseHolderBox, kKdfRecoveryHolderBox, kKdfBlobId,
-    kKdfChunkerGear,         kKdfLinkId,            kKdfLinkKey,
+    kKdfPassphraseHolderBox,
+    kKdfRecoveryHolderBox,
+    kKdfBlobId,
+    kKdfChunkerGear,
+    kKdfLinkId,
+    kKdfLinkKey,
     kKdfLinkSas,
 };
 

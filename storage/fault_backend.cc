@@ -59,7 +59,7 @@ Result<Bytes> FaultBackend::Load(std::string_view name, uint64_t offset,
 }
 
 Result<std::optional<Bytes>> FaultBackend::LoadIfChanged(std::string_view name,
-                                                          std::string* tag) {
+                                                         std::string* tag) {
   RETURN_IF_ERROR(Before(OpKind::kLoad, name));
   Result<std::optional<Bytes>> r = target()->LoadIfChanged(name, tag);
   std::lock_guard lock(mu_);

@@ -57,7 +57,7 @@ Result<Bytes> LimitBackend::Load(std::string_view name, uint64_t offset,
 }
 
 Result<std::optional<Bytes>> LimitBackend::LoadIfChanged(std::string_view name,
-                                                          std::string* tag) {
+                                                         std::string* tag) {
   Result<std::optional<Bytes>> r = target()->LoadIfChanged(name, tag);
   if (download_ && r.ok() && r->has_value()) download_->Acquire((*r)->size());
   return r;

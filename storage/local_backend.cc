@@ -269,8 +269,8 @@ Result<Bytes> LocalBackend::Load(std::string_view name, uint64_t offset,
   return out;
 }
 
-Result<std::optional<Bytes>> LocalBackend::LoadIfChanged(
-    std::string_view name, std::string* tag) {
+Result<std::optional<Bytes>> LocalBackend::LoadIfChanged(std::string_view name,
+                                                         std::string* tag) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   const std::string path = PathOf(name);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -284,10 +284,9 @@ Result<std::optional<Bytes>> LocalBackend::LoadIfChanged(
   }
   if (!S_ISREG(st.st_mode)) return NotFound(name);
   std::string new_tag =
-      "f:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) +
-      ":" + std::to_string(st.st_size) + ":" +
-      std::to_string(st.st_mtim.tv_sec) + "." +
-      std::to_string(st.st_mtim.tv_nsec);
+      "f:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+      std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+      "." + std::to_string(st.st_mtim.tv_nsec);
   if (new_tag == *tag) return std::optional<Bytes>();
   Bytes out(static_cast<size_t>(st.st_size));
   size_t done = 0;

@@ -78,7 +78,7 @@ Status RetryBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
 }
 
 Result<std::optional<Bytes>> RetryBackend::LoadIfChanged(std::string_view name,
-                                                          std::string* tag) {
+                                                         std::string* tag) {
   return Retry([&] { return target()->LoadIfChanged(name, tag); });
 }
 

@@ -51,7 +51,7 @@ Status StatsBackend::Save(std::string_view name, ByteView data, SaveMode mode) {
 }
 
 Result<std::optional<Bytes>> StatsBackend::LoadIfChanged(std::string_view name,
-                                                          std::string* tag) {
+                                                         std::string* tag) {
   Result<std::optional<Bytes>> r = target()->LoadIfChanged(name, tag);
   Count(OpKind::kLoad, r.ok(), r.ok() && r->has_value() ? (*r)->size() : 0);
   return r;

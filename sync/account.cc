@@ -125,11 +125,10 @@ Result<pb::DeviceList> Account::LoadDevices() {
   if (!list.ParseFromString(signed_list.list())) {
     return Status::Corruption("the device list does not parse");
   }
-  Status verified =
-      crypto::Verify(verify_,
-                     DeviceListSignedBytes(list.version(),
-                                           AsBytes(signed_list.list())),
-                     AsBytes(signed_list.signature()));
+  Status verified = crypto::Verify(
+      verify_,
+      DeviceListSignedBytes(list.version(), AsBytes(signed_list.list())),
+      AsBytes(signed_list.signature()));
   if (!verified.ok()) {
     return Status::Corruption(
         "the device list is not signed by the account key: it was tampered "
@@ -242,25 +241,28 @@ Result<pb::Head> Account::PublishHead(std::string_view snapshot_id,
   crypto::Signature sig = identity_->identity().Sign(
       HeadSignedBytes(version, AsBytes(signed_head.head())));
   signed_head.set_signature(std::string(AsChars(sig)));
-  RETURN_IF_ERROR(repo_->SaveObjectAs(ObjectType::kHead, kHeadsDir,
-                                      HexEncode(AsBytes(self.device_id())),
-                                      signed_head,
-                                      storage::SaveMode::kOverwrite));
-  RETURN_IF_ERROR(UpdateRepositoryState(home_, id, [&](pb::RepositoryState& st) {
-    st.set_head_version(std::max(st.head_version(), version));
-    return Status::OK();
-  }));
+  RETURN_IF_ERROR(repo_->SaveObjectAs(
+      ObjectType::kHead, kHeadsDir, HexEncode(AsBytes(self.device_id())),
+      signed_head, storage::SaveMode::kOverwrite));
+  RETURN_IF_ERROR(
+      UpdateRepositoryState(home_, id, [&](pb::RepositoryState& st) {
+        st.set_head_version(std::max(st.head_version(), version));
+        return Status::OK();
+      }));
   return head;
 }
 
 Result<std::optional<pb::Head>> Account::ReadHead(const pb::Device& device,
                                                   std::string* tag) {
-  const std::string name = std::string(kHeadsDir) + "/" +
-                           HexEncode(AsBytes(device.device_id()));
+  const std::string name =
+      std::string(kHeadsDir) + "/" + HexEncode(AsBytes(device.device_id()));
   Result<Bytes> data = Status::OK();
+  // The tag moves only once the head is verified: a head refused now
+  // (a key epoch not yet known) is read again next time.
+  std::string new_tag = tag != nullptr ? *tag : "";
   if (tag != nullptr) {
     Result<std::optional<Bytes>> changed =
-        repo_->backend()->LoadIfChanged(name, tag);
+        repo_->backend()->LoadIfChanged(name, &new_tag);
     if (changed.ok() && !changed->has_value()) {
       return std::optional<pb::Head>();
     }
@@ -276,6 +278,7 @@ Result<std::optional<pb::Head>> Account::ReadHead(const pb::Device& device,
   }
   RETURN_IF_ERROR(data.status());
   ASSIGN_OR_RETURN(pb::Head head, VerifyHead(device, *data));
+  if (tag != nullptr) *tag = std::move(new_tag);
   return std::optional<pb::Head>(std::move(head));
 }
 
@@ -294,8 +297,8 @@ Result<pb::Head> Account::VerifyHead(const pb::Device& device,
         what + " is sealed under key epoch " + std::to_string(header.epoch) +
         ", which this device does not hold: it was revoked");
   }
-  Result<Bytes> plain = backup::OpenObject(
-      *key, ObjectType::kHead, AsBytes(device.device_id()), object);
+  Result<Bytes> plain = backup::OpenObject(*key, ObjectType::kHead,
+                                           AsBytes(device.device_id()), object);
   if (!plain.ok()) return plain.status().WithContext(what);
   pb::SignedHead signed_head;
   pb::Head head;
@@ -304,12 +307,13 @@ Result<pb::Head> Account::VerifyHead(const pb::Device& device,
       !head.ParseFromString(signed_head.head())) {
     return Status::Corruption(what + " does not parse");
   }
-  ASSIGN_OR_RETURN(crypto::VerifyKey device_key,
-                   crypto::VerifyKey::FromBytes(AsBytes(device.identity_key())));
-  if (!crypto::Verify(device_key,
-                      HeadSignedBytes(head.version(),
-                                      AsBytes(signed_head.head())),
-                      AsBytes(signed_head.signature()))
+  ASSIGN_OR_RETURN(
+      crypto::VerifyKey device_key,
+      crypto::VerifyKey::FromBytes(AsBytes(device.identity_key())));
+  if (!crypto::Verify(
+           device_key,
+           HeadSignedBytes(head.version(), AsBytes(signed_head.head())),
+           AsBytes(signed_head.signature()))
            .ok()) {
     return Status::Corruption(what +
                               " is not signed by that device: it was "

@@ -28,8 +28,8 @@ uint64_t NowMs() {
 }
 
 void Wipe(std::string* s) {
-  crypto::SecureZero(MutableByteView(reinterpret_cast<std::byte*>(s->data()),
-                                     s->size()));
+  crypto::SecureZero(
+      MutableByteView(reinterpret_cast<std::byte*>(s->data()), s->size()));
   s->clear();
 }
 
@@ -51,8 +51,10 @@ Result<std::string> ReadPrivateFile(const std::string& path) {
   if (::fstat(fd.get(), &st) != 0) return StatusFromErrno(errno, path);
   if ((st.st_mode & 077) != 0) {
     return Status::PermissionDenied(
-        path + " is readable or writable by others; it holds keys: run "
-               "`chmod 600 " + path + "`");
+        path +
+        " is readable or writable by others; it holds keys: run "
+        "`chmod 600 " +
+        path + "`");
   }
   std::string data(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
@@ -210,10 +212,11 @@ Result<pb::RepositoryState> LoadRepositoryState(const std::string& home,
   RETURN_IF_ERROR(data.status());
   if (!state.ParseFromString(*data) ||
       state.repository_id() != AsChars(repository_id)) {
-    return Status::Corruption(path + " is damaged; it holds what this "
-                                     "device pinned for the repository, so "
-                                     "it is not replaced silently: move it "
-                                     "away and link the device again");
+    return Status::Corruption(path +
+                              " is damaged; it holds what this "
+                              "device pinned for the repository, so "
+                              "it is not replaced silently: move it "
+                              "away and link the device again");
   }
   return state;
 }

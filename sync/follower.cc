@@ -1,0 +1,684 @@
+#include "sync/follower.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "backup/blob_store.h"
+#include "backup/fs_util.h"
+#include "base/errno.h"
+#include "base/fd.h"
+#include "crypto/blake2b.h"
+
+namespace chatvault::sync {
+namespace {
+
+using backup::CheckName;
+using backup::OpenDirAt;
+using backup::Times;
+
+constexpr char kTempWhat[] = "sync";
+constexpr int kTempAttempts = 100;
+constexpr size_t kWriteBatchBytes = 1 << 20;
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+std::string Parent(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+std::string Base(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  return dir.empty() ? !path.empty()
+                     : path.size() > dir.size() && path.starts_with(dir) &&
+                           path[dir.size()] == '/';
+}
+
+Status WriteAll(int fd, ByteView data, uint64_t at, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(at + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return StatusFromErrno(errno, "cannot write '" + path + "'");
+    }
+    done += static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
+Result<Bytes> ReadAt(int fd, uint64_t offset, size_t length) {
+  Bytes out(length);
+  size_t done = 0;
+  while (done < length) {
+    ssize_t r = ::pread(fd, out.data() + done, length - done,
+                        static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Status::IOError("short read");
+    done += static_cast<size_t>(r);
+  }
+  return out;
+}
+
+// Blobs already on this device: in the previous versions of the files
+// being rewritten, and in the blob cache (trees, dictionaries).
+class LocalBlobs : public backup::BlobStore::LocalSource {
+ public:
+  explicit LocalBlobs(std::string cache) : cache_(std::move(cache)) {}
+
+  std::optional<Bytes> Get(const crypto::Digest256& id) const override {
+    std::shared_ptr<Fd> fd;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = in_files_.find(id);
+      if (it != in_files_.end()) {
+        fd = it->second.fd;
+        offset = it->second.offset;
+        length = it->second.length;
+      }
+    }
+    if (fd) {
+      Result<Bytes> data = ReadAt(fd->get(), offset, length);
+      if (data.ok()) return std::move(*data);
+    }
+    Fd cached(::open(CachePath(id).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!cached.valid()) return std::nullopt;
+    struct stat st;
+    if (::fstat(cached.get(), &st) != 0) return std::nullopt;
+    Result<Bytes> data =
+        ReadAt(cached.get(), 0, static_cast<size_t>(st.st_size));
+    if (!data.ok()) return std::nullopt;
+    return std::move(*data);
+  }
+
+  bool Has(const crypto::Digest256& id) const {
+    {
+      std::lock_guard lock(mu_);
+      if (in_files_.contains(id)) return true;
+    }
+    return ::access(CachePath(id).c_str(), F_OK) == 0;
+  }
+
+  // The blobs of `file`, whose previous version is open as `fd`.
+  void AddFile(std::shared_ptr<Fd> fd, const pb::SyncedFile& file) {
+    std::lock_guard lock(mu_);
+    uint64_t offset = 0;
+    for (int i = 0; i < file.blobs_size() && i < file.lengths_size(); ++i) {
+      if (file.blobs(i).size() == crypto::kDigest256Bytes) {
+        in_files_.emplace(crypto::Digest256FromBytes(file.blobs(i)),
+                          InFile{fd, offset, file.lengths(i)});
+      }
+      offset += file.lengths(i);
+    }
+  }
+
+  // Keeps a blob (a tree or a dictionary) for the next sync. A cache: a
+  // failure to write it costs a fetch later, nothing else.
+  void Put(const crypto::Digest256& id, ByteView data) const {
+    std::error_code ec;
+    std::filesystem::create_directories(cache_, ec);
+    const std::string path = CachePath(id);
+    const std::string tmp = path + ".tmp";
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return;
+    if (!WriteAll(fd.get(), data, 0, tmp).ok() || !fd.Close(tmp).ok() ||
+        ::rename(tmp.c_str(), path.c_str()) != 0) {
+      ::unlink(tmp.c_str());
+    }
+  }
+
+ private:
+  struct InFile {
+    std::shared_ptr<Fd> fd;
+    uint64_t offset;
+    uint32_t length;
+  };
+  std::string CachePath(const crypto::Digest256& id) const {
+    return cache_ + "/" + HexEncode(id);
+  }
+
+  const std::string cache_;
+  mutable std::mutex mu_;
+  std::map<crypto::Digest256, InFile> in_files_;
+};
+
+class Materializer {
+ public:
+  Materializer(backup::BlobStore* store, LocalBlobs* local,
+               const pb::SyncManifest& old, bool overwrite)
+      : store_(store), local_(local), overwrite_(overwrite) {
+    for (const pb::SyncedFile& f : old.files()) old_files_[f.path()] = f;
+    for (const pb::SyncedDir& d : old.dirs()) old_dirs_[d.path()] = d.tree();
+    old_symlinks_.insert(old.symlinks().begin(), old.symlinks().end());
+  }
+
+  // Materialises `tree` (named `tree_id`, if it is a stored tree) as the
+  // directory open as `dir_fd`, at `path` below the target.
+  Status SyncTree(int dir_fd, const std::string& path, const pb::Tree& tree,
+                  const std::string& tree_id) {
+    RemoveTemporaries(dir_fd);
+    std::set<std::string> seen;
+    for (const pb::Node& node : tree.nodes()) {
+      RETURN_IF_ERROR(CheckName(node.name()));
+      if (!seen.insert(node.name()).second) {
+        return Status::Corruption("a tree names '" + node.name() + "' twice");
+      }
+      const std::string child = Join(path, node.name());
+      switch (node.type()) {
+        case pb::NODE_TYPE_FILE:
+          RETURN_IF_ERROR(SyncFile(dir_fd, child, node));
+          break;
+        case pb::NODE_TYPE_DIR:
+          RETURN_IF_ERROR(SyncDir(dir_fd, child, node));
+          break;
+        case pb::NODE_TYPE_SYMLINK:
+          RETURN_IF_ERROR(SyncSymlink(dir_fd, child, node));
+          break;
+        default:
+          return Status::Corruption("'" + child + "' has an unknown type");
+      }
+    }
+    RETURN_IF_ERROR(RemoveGone(dir_fd, path, seen));
+    if (!tree_id.empty()) AddDir(path, tree_id);
+    if (::fsync(dir_fd) != 0) {
+      return StatusFromErrno(errno, "cannot sync '" + Shown(path) + "'");
+    }
+    return Status::OK();
+  }
+
+  Result<pb::Tree> LoadTree(const std::string& id) {
+    if (id.size() != crypto::kDigest256Bytes) {
+      return Status::Corruption("a tree ID is malformed");
+    }
+    const crypto::Digest256 digest = crypto::Digest256FromBytes(id);
+    const bool cached = local_->Has(digest);
+    ASSIGN_OR_RETURN(Bytes data, store_->Read(digest));
+    if (!cached) local_->Put(digest, data);
+    pb::Tree tree;
+    if (!tree.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      return Status::Corruption("tree " + HexEncode(AsBytes(id)) +
+                                " does not parse");
+    }
+    return tree;
+  }
+
+  bool Unchanged(const std::string& path, const std::string& tree_id) const {
+    auto it = old_dirs_.find(path);
+    return it != old_dirs_.end() && it->second == tree_id;
+  }
+
+  // Keeps everything the old manifest says about `path` and below.
+  void CarryOver(const std::string& path) {
+    for (const auto& [p, f] : old_files_) {
+      if (Under(p, path)) *manifest_.add_files() = f;
+    }
+    for (const auto& [p, t] : old_dirs_) {
+      if (p == path || Under(p, path)) AddDir(p, t);
+    }
+    for (const std::string& s : old_symlinks_) {
+      if (Under(s, path)) manifest_.add_symlinks(s);
+    }
+  }
+
+  pb::SyncManifest& manifest() { return manifest_; }
+  FollowResult& result() { return result_; }
+
+ private:
+  static std::string Shown(const std::string& path) {
+    return path.empty() ? "the target" : path;
+  }
+
+  bool Ours(const std::string& path) const {
+    return old_files_.contains(path) || old_dirs_.contains(path) ||
+           old_symlinks_.contains(path);
+  }
+
+  void AddDir(const std::string& path, const std::string& tree) {
+    pb::SyncedDir* d = manifest_.add_dirs();
+    d->set_path(path);
+    d->set_tree(tree);
+  }
+
+  // Makes room for a new entry at `path`: removes what an earlier sync put
+  // there; refuses to replace anything else unless overwriting.
+  Status ClearWay(int dir_fd, const std::string& path, bool want_dir) {
+    const std::string name = Base(path);
+    struct stat st;
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return Status::OK();
+      return StatusFromErrno(errno, "cannot inspect '" + path + "'");
+    }
+    const bool is_dir = S_ISDIR(st.st_mode);
+    if (is_dir == want_dir) {
+      if (want_dir || Ours(path) || overwrite_) return Status::OK();
+    } else if (Ours(path)) {
+      if (is_dir) return RemoveOldDir(dir_fd, path);
+      if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+        return StatusFromErrno(errno, "cannot remove '" + path + "'");
+      }
+      return Status::OK();
+    } else if (!is_dir && overwrite_) {
+      return Status::OK();
+    }
+    return Status::AlreadyExists(
+        "'" + path +
+        "' in the target was not written by a sync; move it away (or sync "
+        "with --overwrite to replace files)");
+  }
+
+  Status SyncDir(int dir_fd, const std::string& path, const pb::Node& node) {
+    const std::string name = Base(path);
+    RETURN_IF_ERROR(ClearWay(dir_fd, path, /*want_dir=*/true));
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return StatusFromErrno(errno, "cannot create '" + path + "'");
+    }
+    Fd fd(OpenDirAt(dir_fd, name));
+    if (!fd.valid()) {
+      return StatusFromErrno(errno, "cannot open directory '" + path + "'");
+    }
+    if (Unchanged(path, node.subtree())) {
+      CarryOver(path);
+    } else {
+      ASSIGN_OR_RETURN(pb::Tree tree, LoadTree(node.subtree()));
+      RETURN_IF_ERROR(SyncTree(fd.get(), path, tree, node.subtree()));
+    }
+    if (::fchmod(fd.get(), (node.mode() & backup::kPermissionBits) | 0700) !=
+            0 ||
+        ::futimens(fd.get(), Times(node.mtime_ns()).ts) != 0) {
+      return StatusFromErrno(errno, "cannot set the times of '" + path + "'");
+    }
+    return Status::OK();
+  }
+
+  Status SyncFile(int dir_fd, const std::string& path, const pb::Node& node) {
+    const std::string name = Base(path);
+    auto old = old_files_.find(path);
+    struct stat st;
+    const bool exists =
+        ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode);
+    if (old != old_files_.end() && exists &&
+        static_cast<uint64_t>(st.st_size) == node.size() &&
+        old->second.size() == node.size() &&
+        std::equal(old->second.blobs().begin(), old->second.blobs().end(),
+                   node.content().begin(), node.content().end())) {
+      *manifest_.add_files() = old->second;
+      return Status::OK();
+    }
+    RETURN_IF_ERROR(ClearWay(dir_fd, path, /*want_dir=*/false));
+    // The previous version lends its blobs.
+    if (old != old_files_.end() && exists) {
+      auto fd = std::make_shared<Fd>(
+          ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      struct stat now;
+      if (fd->valid() && ::fstat(fd->get(), &now) == 0 &&
+          S_ISREG(now.st_mode) &&
+          static_cast<uint64_t>(now.st_size) == old->second.size()) {
+        local_->AddFile(fd, old->second);
+      }
+    }
+    if (!node.sqlite_dictionary().empty()) {
+      // Pages stored whole are compressed with it: fetch it once, keep it.
+      RETURN_IF_ERROR(LoadDictionary(node.sqlite_dictionary()));
+    }
+    std::vector<std::string> missing;
+    for (const std::string& id : node.content()) {
+      if (id.size() != crypto::kDigest256Bytes ||
+          !local_->Has(crypto::Digest256FromBytes(id))) {
+        missing.push_back(id);
+      }
+    }
+    result_.blobs_fetched += missing.size();
+    store_->ReadAhead(missing);
+
+    std::string tmp;
+    Fd out;
+    for (int i = 0; i < kTempAttempts && !out.valid(); ++i) {
+      tmp = backup::TempName(name, kTempWhat);
+      out = Fd(::openat(dir_fd, tmp.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600));
+      if (!out.valid() && errno != EEXIST) break;
+    }
+    if (!out.valid()) {
+      store_->DropReadAhead();
+      return StatusFromErrno(errno,
+                             "cannot create a file beside '" + path + "'");
+    }
+    Status s = WriteFile(out.get(), node, path);
+    if (s.ok() &&
+        (::fchmod(out.get(), node.mode() & backup::kPermissionBits) != 0 ||
+         ::futimens(out.get(), Times(node.mtime_ns()).ts) != 0)) {
+      s = StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
+    }
+    // Synced before it replaces the old version: after a crash the name
+    // holds one whole version or the other.
+    if (s.ok() && ::fsync(out.get()) != 0) {
+      s = StatusFromErrno(errno, "cannot sync '" + path + "'");
+    }
+    if (s.ok()) s = out.Close(path);
+    if (s.ok() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+      s = StatusFromErrno(errno, "cannot replace '" + path + "'");
+    }
+    if (!s.ok()) {
+      store_->DropReadAhead();
+      ::unlinkat(dir_fd, tmp.c_str(), 0);
+      return s;
+    }
+    ++result_.files_written;
+    return Status::OK();
+  }
+
+  Status WriteFile(int fd, const pb::Node& node, const std::string& path) {
+    pb::SyncedFile* entry = manifest_.add_files();
+    entry->set_path(path);
+    entry->set_size(node.size());
+    Bytes pending;
+    uint64_t pending_at = 0;
+    uint64_t offset = 0;
+    for (const std::string& id : node.content()) {
+      if (id.size() != crypto::kDigest256Bytes) {
+        return Status::Corruption("'" + path + "' names a malformed blob");
+      }
+      Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
+      if (!chunk.ok()) return chunk.status().WithContext(path);
+      entry->add_blobs(id);
+      entry->add_lengths(static_cast<uint32_t>(chunk->size()));
+      if (pending.empty()) pending_at = offset;
+      offset += chunk->size();
+      pending.insert(pending.end(), chunk->begin(), chunk->end());
+      if (pending.size() >= kWriteBatchBytes) {
+        RETURN_IF_ERROR(WriteAll(fd, pending, pending_at, path));
+        pending.clear();
+      }
+    }
+    RETURN_IF_ERROR(WriteAll(fd, pending, pending_at, path));
+    if (offset != node.size()) {
+      return Status::Corruption(
+          "'" + path + "': its chunks add up to " + std::to_string(offset) +
+          " bytes, the snapshot says " + std::to_string(node.size()));
+    }
+    result_.bytes_written += offset;
+    return Status::OK();
+  }
+
+  Status LoadDictionary(const std::string& id) {
+    if (id.size() != crypto::kDigest256Bytes) {
+      return Status::Corruption("a dictionary ID is malformed");
+    }
+    const crypto::Digest256 digest = crypto::Digest256FromBytes(id);
+    if (local_->Has(digest)) return Status::OK();
+    ASSIGN_OR_RETURN(Bytes data, store_->Read(digest));
+    ++result_.blobs_fetched;
+    local_->Put(digest, data);
+    return Status::OK();
+  }
+
+  Status SyncSymlink(int dir_fd, const std::string& path,
+                     const pb::Node& node) {
+    const std::string name = Base(path);
+    RETURN_IF_ERROR(ClearWay(dir_fd, path, /*want_dir=*/false));
+    std::string tmp;
+    int rc = -1;
+    for (int i = 0; i < kTempAttempts && rc != 0; ++i) {
+      tmp = backup::TempName(name, kTempWhat);
+      rc = ::symlinkat(node.link_target().c_str(), dir_fd, tmp.c_str());
+      if (rc != 0 && errno != EEXIST) break;
+    }
+    if (rc != 0) {
+      return StatusFromErrno(errno, "cannot create link '" + path + "'");
+    }
+    if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+      Status s = StatusFromErrno(errno, "cannot replace '" + path + "'");
+      ::unlinkat(dir_fd, tmp.c_str(), 0);
+      return s;
+    }
+    manifest_.add_symlinks(path);
+    return Status::OK();
+  }
+
+  // Removes what an earlier sync made below `dir` and the store no longer
+  // has.
+  Status RemoveGone(int dir_fd, const std::string& dir,
+                    const std::set<std::string>& seen) {
+    auto gone = [&](const std::string& p) {
+      return Parent(p) == dir && !seen.contains(Base(p));
+    };
+    for (const auto& [p, f] : old_files_) {
+      if (!gone(p)) continue;
+      if (::unlinkat(dir_fd, Base(p).c_str(), 0) == 0) ++result_.files_removed;
+    }
+    for (const std::string& p : old_symlinks_) {
+      if (gone(p)) ::unlinkat(dir_fd, Base(p).c_str(), 0);
+    }
+    for (const auto& [p, t] : old_dirs_) {
+      if (gone(p)) RETURN_IF_ERROR(RemoveOldDir(dir_fd, p));
+    }
+    return Status::OK();
+  }
+
+  // Removes directory `path` (a child of `dir_fd`) with what an earlier
+  // sync put in it; anything else keeps it in place.
+  Status RemoveOldDir(int dir_fd, const std::string& path) {
+    Fd fd(OpenDirAt(dir_fd, Base(path)));
+    if (fd.valid()) {
+      RETURN_IF_ERROR(RemoveGone(fd.get(), path, {}));
+    }
+    if (::unlinkat(dir_fd, Base(path).c_str(), AT_REMOVEDIR) != 0 &&
+        errno != ENOENT && errno != ENOTEMPTY && errno != ENOTDIR) {
+      return StatusFromErrno(errno, "cannot remove '" + path + "'");
+    }
+    return Status::OK();
+  }
+
+  // Temporary files of a sync that was interrupted.
+  static void RemoveTemporaries(int dir_fd) {
+    int dup = ::dup(dir_fd);
+    if (dup < 0) return;
+    DIR* d = ::fdopendir(dup);
+    if (d == nullptr) {
+      ::close(dup);
+      return;
+    }
+    std::vector<std::string> stale;
+    const std::string marker = std::string(".chatvault-") + kTempWhat + "-";
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      size_t at = n.rfind(marker);
+      if (n.starts_with(".") && at != std::string::npos &&
+          n.size() == at + marker.size() + 6) {
+        stale.push_back(n);
+      }
+    }
+    ::closedir(d);
+    for (const std::string& n : stale) ::unlinkat(dir_fd, n.c_str(), 0);
+  }
+
+  backup::BlobStore* store_;
+  LocalBlobs* local_;
+  const bool overwrite_;
+  std::map<std::string, pb::SyncedFile> old_files_;
+  std::map<std::string, std::string> old_dirs_;
+  std::set<std::string> old_symlinks_;
+  pb::SyncManifest manifest_;
+  FollowResult result_;
+};
+
+// The node at `path` ("/a/b") in the tree `root`.
+Result<pb::Node> Lookup(Materializer& m, const std::string& root,
+                        const std::string& path) {
+  pb::Node node;
+  node.set_type(pb::NODE_TYPE_DIR);
+  node.set_subtree(root);
+  size_t at = 0;
+  while (at < path.size()) {
+    size_t next = path.find('/', at);
+    if (next == std::string::npos) next = path.size();
+    std::string part = path.substr(at, next - at);
+    at = next + 1;
+    if (part.empty()) continue;
+    if (node.type() != pb::NODE_TYPE_DIR) {
+      return Status::Corruption("the published path " + path +
+                                " is not in the snapshot");
+    }
+    ASSIGN_OR_RETURN(pb::Tree tree, m.LoadTree(node.subtree()));
+    auto it = std::find_if(tree.nodes().begin(), tree.nodes().end(),
+                           [&](const pb::Node& n) { return n.name() == part; });
+    if (it == tree.nodes().end()) {
+      return Status::Corruption("the published path " + path +
+                                " is not in the snapshot");
+    }
+    node = *it;
+  }
+  return node;
+}
+
+}  // namespace
+
+Follower::Follower(Account* account, pb::Device device, FollowOptions options)
+    : account_(account),
+      device_(std::move(device)),
+      options_(std::move(options)) {}
+
+Result<FollowResult> Follower::Poll() {
+  ASSIGN_OR_RETURN(std::optional<pb::Head> head,
+                   account_->ReadHead(device_, &tag_));
+  if (!head.has_value()) return FollowResult{};
+  // A new head: the device may have been revoked since the list was read.
+  ASSIGN_OR_RETURN(pb::DeviceList list, account_->LoadDevices());
+  ASSIGN_OR_RETURN(pb::Device now,
+                   FindDevice(list, HexEncode(AsBytes(device_.device_id()))));
+  if (now.status() != pb::DEVICE_STATUS_ACTIVE) {
+    return Status::PermissionDenied("device " + now.name() +
+                                    " was revoked; it is no longer followed");
+  }
+  return Materialize(*head);
+}
+
+Result<FollowResult> Follower::Materialize(const pb::Head& head) {
+  backup::Repository* repo = account_->repo();
+  const std::string repo_hex = HexEncode(repo->keys().repository_id());
+  const std::string base = options_.cache_dir + "/" + repo_hex + "/sync";
+  std::error_code ec;
+  std::filesystem::create_directories(options_.target, ec);
+  std::filesystem::create_directories(base, ec);
+  if (ec) return StatusFromErrno(ec.value(), "creating " + base);
+  const std::string target_abs =
+      std::filesystem::weakly_canonical(options_.target, ec).string();
+  const std::string manifest_path =
+      base + "/" + HexEncode(AsBytes(device_.device_id())).substr(0, 16) + "-" +
+      HexEncode(*crypto::Blake2b(AsBytes(target_abs), 16)).substr(0, 16);
+
+  pb::SyncManifest old;
+  {
+    Fd fd(::open(manifest_path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    if (fd.valid() && ::fstat(fd.get(), &st) == 0) {
+      Result<Bytes> data = ReadAt(fd.get(), 0, static_cast<size_t>(st.st_size));
+      // A damaged manifest only costs a full fetch.
+      if (!data.ok() ||
+          !old.ParseFromArray(data->data(), static_cast<int>(data->size()))) {
+        old.Clear();
+      }
+    }
+  }
+  FollowResult result;
+  result.head = head;
+  Fd target(
+      ::open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!target.valid()) {
+    return StatusFromErrno(errno, "cannot open " + options_.target);
+  }
+  if (old.snapshot() == head.snapshot()) {
+    RETURN_IF_ERROR(account_->NoteHeadSeen(head));
+    return result;
+  }
+
+  pb::Snapshot snapshot;
+  RETURN_IF_ERROR(repo->LoadObject(backup::ObjectType::kSnapshot, "snapshots",
+                                   HexEncode(AsBytes(head.snapshot())),
+                                   &snapshot));
+  ASSIGN_OR_RETURN(auto store,
+                   backup::BlobStore::Open(repo, options_.cache_dir));
+  LocalBlobs local(base + "/blobs");
+  store->SetLocalSource(&local);
+  Materializer m(store.get(), &local, old, options_.overwrite);
+
+  // One published directory is materialised as the target itself; a file,
+  // or several paths, as entries named by their last component.
+  Status s;
+  if (head.paths_size() == 0) {
+    return Status::Corruption("the head names no published path");
+  }
+  std::vector<pb::Node> roots;
+  for (const std::string& p : head.paths()) {
+    ASSIGN_OR_RETURN(pb::Node node, Lookup(m, snapshot.tree(), p));
+    roots.push_back(std::move(node));
+  }
+  if (roots.size() == 1 && roots[0].type() == pb::NODE_TYPE_DIR) {
+    const std::string& tree_id = roots[0].subtree();
+    if (m.Unchanged("", tree_id)) {
+      m.CarryOver("");
+    } else {
+      ASSIGN_OR_RETURN(pb::Tree tree, m.LoadTree(tree_id));
+      s = m.SyncTree(target.get(), "", tree, tree_id);
+    }
+  } else {
+    pb::Tree tree;
+    for (size_t i = 0; i < roots.size(); ++i) {
+      pb::Node node = roots[i];
+      const std::string& p = head.paths(static_cast<int>(i));
+      node.set_name(p.substr(p.rfind('/') + 1));
+      *tree.add_nodes() = std::move(node);
+    }
+    std::sort(tree.mutable_nodes()->begin(), tree.mutable_nodes()->end(),
+              [](const pb::Node& a, const pb::Node& b) {
+                return a.name() < b.name();
+              });
+    s = m.SyncTree(target.get(), "", tree, "");
+  }
+  store->SetLocalSource(nullptr);
+  result.files_written = m.result().files_written;
+  result.files_removed = m.result().files_removed;
+  result.bytes_written = m.result().bytes_written;
+  result.blobs_fetched = m.result().blobs_fetched;
+  result.blobs_local = store->local_reads();
+  if (!s.ok()) return s;
+
+  m.manifest().set_snapshot(head.snapshot());
+  m.manifest().set_head_version(head.version());
+  const std::string tmp = manifest_path + ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return StatusFromErrno(errno, tmp);
+    std::string wire = m.manifest().SerializeAsString();
+    RETURN_IF_ERROR(WriteAll(fd.get(), AsBytes(wire), 0, tmp));
+    RETURN_IF_ERROR(fd.Close(tmp));
+  }
+  if (::rename(tmp.c_str(), manifest_path.c_str()) != 0) {
+    return StatusFromErrno(errno, manifest_path);
+  }
+  RETURN_IF_ERROR(account_->NoteHeadSeen(head));
+  result.changed = true;
+  return result;
+}
+
+}  // namespace chatvault::sync
