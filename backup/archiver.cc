@@ -775,6 +775,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
 
   BackupResult result;
   result.snapshot_id = id;
+  result.paths = absolute;
   result.summary = *summary;
   result.packs_written = store->stats().packs_written;
   result.pack_bytes_written = store->stats().pack_bytes_written;

@@ -35,6 +35,7 @@ struct BackupProgress {
 
 struct BackupResult {
   std::string snapshot_id;
+  std::vector<std::string> paths;  // as recorded: absolute
   pb::SnapshotSummary summary;
   uint64_t packs_written = 0;
   uint64_t pack_bytes_written = 0;

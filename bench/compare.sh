@@ -24,7 +24,7 @@ python3 bench/chatstore.py create "$work/base" --corpus "$corpus" --media "${med
 store="$work/store"
 
 export CHATVAULT_PASSWORD=bench RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench
-export CHATVAULT_CACHE_DIR="$work/cv-cache" RESTIC_CACHE_DIR="$work/restic-cache"
+export CHATVAULT_HOME="$work/cv-home" CHATVAULT_CACHE_DIR="$work/cv-cache" RESTIC_CACHE_DIR="$work/restic-cache"
 export BORG_CACHE_DIR="$work/borg-cache" BORG_CONFIG_DIR="$work/borg-config"
 export BORG_BASE_DIR="$work/borg-base" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 

@@ -26,7 +26,7 @@ store="$work/store"
 python3 bench/chatstore.py create "$store" --corpus "$corpus" --media "${media[@]}"
 
 export CHATVAULT_PASSWORD=bench RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench
-export CHATVAULT_CACHE_DIR="$work/state/cv-cache" RESTIC_CACHE_DIR="$work/state/restic-cache"
+export CHATVAULT_HOME="$work/state/cv-home" CHATVAULT_CACHE_DIR="$work/state/cv-cache" RESTIC_CACHE_DIR="$work/state/restic-cache"
 export BORG_CACHE_DIR="$work/state/borg-cache" BORG_CONFIG_DIR="$work/state/borg-config"
 export BORG_BASE_DIR="$work/state/borg-base" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 mkdir -p "$work/state"

@@ -22,7 +22,7 @@ source bench/common.sh
 work=$(mktemp -d /tmp/chatvault-sweep.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 bench/chatstore.py create "$work/base" --corpus "$corpus" --media "${media[@]}"
-export CHATVAULT_PASSWORD=bench CHATVAULT_CACHE_DIR="$work/cache"
+export CHATVAULT_PASSWORD=bench CHATVAULT_CACHE_DIR="$work/cache" CHATVAULT_HOME="$work/home"
 
 seconds() { sync; /usr/bin/time -f "%e" -o "$work/time" "$@" >/dev/null && cat "$work/time"; }
 for size in "${sizes[@]}"; do

@@ -13,6 +13,7 @@ work=$(mktemp -d /tmp/chatvault-unlock.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export CHATVAULT_PASSWORD=bench RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench
 export CHATVAULT_CACHE_DIR="$work/cv-cache" RESTIC_CACHE_DIR="$work/restic-cache"
+export CHATVAULT_HOME="$work/cv-home"
 export BORG_CACHE_DIR="$work/borg-cache" BORG_CONFIG_DIR="$work/borg-config"
 export BORG_BASE_DIR="$work/borg-base" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 "$cv" -q -r "$work/cv" init --recovery-code-file "$work/c1"

@@ -48,6 +48,10 @@ int Run(int argc, char** argv) {
   app.add_option("--cache-dir", options.cache_dir,
                  "Local cache directory (default: CHATVAULT_CACHE_DIR, else "
                  "$XDG_CACHE_HOME/chatvault)");
+  app.add_option("--home", options.home,
+                 "This device's state: its identity keys and what it knows "
+                 "of repositories (default: CHATVAULT_HOME, else "
+                 "$XDG_CONFIG_HOME/chatvault)");
   app.add_option("--limit-upload", options.limit_upload_kib,
                  "Upload at most KIB KiB/s on average (default: unlimited)")
       ->envname("CHATVAULT_LIMIT_UPLOAD");
@@ -70,6 +74,8 @@ int Run(int argc, char** argv) {
   AddKeyCommands(app, ctx, exit_code);
   AddScheduleCommand(app, ctx, exit_code);
   AddPruneCommand(app, ctx, exit_code);
+  AddDeviceCommands(app, ctx, exit_code);
+  AddSyncCommand(app, ctx, exit_code);
 
   try {
     app.parse(argc, argv);

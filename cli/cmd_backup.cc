@@ -20,6 +20,7 @@ struct BackupArgs {
   std::vector<std::string> excludes;
   std::string host;
   bool no_cache = false;
+  bool no_publish = false;
 };
 
 // Total size of the regular files below `paths`, for the ETA; a quick stat
@@ -92,6 +93,18 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
       backup::Backup(repo->get(), options, progress);
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (!r.ok()) return Fail(r.status());
+  // Linked devices follow this device's head. A failure here loses
+  // nothing: the snapshot is saved, and the next backup publishes.
+  Status published;
+  if (!args.no_publish) {
+    published =
+        PublishSnapshot(ctx, repo->get(), r->snapshot_id, r->paths).status();
+    if (!published.ok()) {
+      r->warnings.push_back(
+          "the snapshot is saved but linked devices were not told of it: " +
+          std::string(published.message()));
+    }
+  }
   const pb::SnapshotSummary& s = r->summary;
   if (json) {
     std::cout << nlohmann::json{{"type", "summary"},
@@ -104,6 +117,8 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
                                 {"files_unchanged", r->files_unchanged},
                                 {"delta_blobs", r->delta_blobs},
                                 {"parent", r->parent_id},
+                                {"published",
+                                 !args.no_publish && published.ok()},
                                 {"warnings", r->warnings},
                                 {"duration_ms", s.duration_ms()},
                                 {"unreadable", r->unreadable}}
@@ -156,6 +171,9 @@ void AddBackupCommand(CLI::App& app, Context& ctx, int& exit_code) {
                   "Skip files whose name or path matches PATTERN (repeatable)");
   cmd->add_option("--host", args->host,
                   "Host name to record (default: this host's)");
+  cmd->add_flag("--no-publish", args->no_publish,
+                "Do not publish the snapshot as this device's head for "
+                "linked devices to follow");
   cmd->add_flag("--no-cache", args->no_cache,
                 "Ignore the local cache: read every file, and every index "
                 "from the repository");

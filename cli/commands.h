@@ -7,6 +7,7 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "proto/sync.pb.h"
 
 namespace chatvault::cli {
 
@@ -22,6 +23,15 @@ void AddScheduleCommand(CLI::App& app, Context& ctx, int& exit_code);
 // prune and unlock.
 void AddPruneCommand(CLI::App& app, Context& ctx, int& exit_code);
 
+// device join, link, list, revoke.
+void AddDeviceCommands(CLI::App& app, Context& ctx, int& exit_code);
+// sync (follow a device) and sync push.
+void AddSyncCommand(CLI::App& app, Context& ctx, int& exit_code);
+// Publishes `snapshot_id` (of `paths`) as this device's head, registering
+// the device in the account's list first if needed.
+Result<pb::Head> PublishSnapshot(Context& ctx, backup::Repository* repo,
+                                 const std::string& snapshot_id,
+                                 const std::vector<std::string>& paths);
 // Prune's options, shared with forget --prune.
 struct PruneArgs {
   std::string grace = "1h";

@@ -14,6 +14,7 @@
 #include "crypto/secret_bytes.h"
 #include "storage/limit_backend.h"
 #include "storage/url.h"
+#include "sync/home.h"
 
 namespace chatvault::cli {
 
@@ -32,6 +33,10 @@ std::string DefaultRepositoryLocation() {
 std::string Context::cache_dir() const {
   return options_.cache_dir.empty() ? backup::DefaultCacheDir()
                                     : options_.cache_dir;
+}
+
+std::string Context::home() const {
+  return options_.home.empty() ? sync::DefaultHome() : options_.home;
 }
 
 std::string Context::location() const {
@@ -53,8 +58,22 @@ Result<storage::Backend*> Context::Backend() {
   return backend_.get();
 }
 
-Result<std::unique_ptr<backup::Repository>> Context::OpenRepository() {
+Result<std::unique_ptr<backup::Repository>> Context::OpenRepository(
+    bool account_key) {
   ASSIGN_OR_RETURN(storage::Backend * backend, Backend());
+  Status device_error;
+  if (!account_key && options_.recovery_code_file.empty() &&
+      options_.password_file.empty()) {
+    Result<sync::DeviceIdentity> identity = sync::DeviceIdentity::Load(home());
+    if (identity.ok()) {
+      Result<std::unique_ptr<backup::Repository>> repo =
+          backup::Repository::OpenWithDevice(backend, identity->holder());
+      if (repo.ok() || repo.status().code() != StatusCode::kPermissionDenied) {
+        return repo;
+      }
+      device_error = repo.status();
+    }
+  }
   if (!options_.recovery_code_file.empty()) {
     ASSIGN_OR_RETURN(crypto::SecretBytes text,
                      ReadSecretFile(options_.recovery_code_file));
@@ -65,8 +84,15 @@ Result<std::unique_ptr<backup::Repository>> Context::OpenRepository() {
   PassphraseRequest request;
   request.password_file = options_.password_file;
   request.label = "Repository passphrase";
-  ASSIGN_OR_RETURN(crypto::SecretBytes passphrase, GetPassphrase(request));
-  return backup::Repository::OpenWithPassphrase(backend, passphrase.view());
+  Result<crypto::SecretBytes> passphrase = GetPassphrase(request);
+  // A device that holds no key and has no passphrase to offer: say why the
+  // device's key did not open it.
+  if (!passphrase.ok() && !device_error.ok() &&
+      passphrase.status().code() == StatusCode::kUnavailable) {
+    return device_error;
+  }
+  RETURN_IF_ERROR(passphrase.status());
+  return backup::Repository::OpenWithPassphrase(backend, passphrase->view());
 }
 
 int Fail(const Status& status) {

@@ -21,6 +21,7 @@ struct GlobalOptions {
   std::string password_file;
   std::string recovery_code_file;
   std::string cache_dir;  // --cache-dir; empty: CHATVAULT_CACHE_DIR or XDG
+  std::string home;       // --home / CHATVAULT_HOME; empty: XDG
   bool json = false;
   bool quiet = false;
   // --limit-upload / --limit-download, KiB/s; 0: unlimited.
@@ -40,13 +41,20 @@ class Context {
   std::string location() const;
   // --cache-dir, else the default (backup::DefaultCacheDir).
   std::string cache_dir() const;
+  // --home, else the default (sync::DefaultHome): this device's identity
+  // and what it knows of repositories.
+  std::string home() const;
 
   // The backend for the repository location (created on first use).
   Result<storage::Backend*> Backend();
 
   // Opens the repository with the recovery code (when
-  // --recovery-code-file is given) or the passphrase.
-  Result<std::unique_ptr<backup::Repository>> OpenRepository();
+  // --recovery-code-file is given), else with this device's key if it is a
+  // linked device of the repository, else with the passphrase. With
+  // `account_key`, a linked device's key is not enough: the passphrase or
+  // recovery code is needed (they hold the account signing key).
+  Result<std::unique_ptr<backup::Repository>> OpenRepository(
+      bool account_key = false);
 
   // Progress and results for people; silent with --quiet or --json.
   std::ostream& out() {

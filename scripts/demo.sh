@@ -21,7 +21,8 @@ trap cleanup EXIT
 # into the demo directory so the demo never touches a real one.
 export XDG_DATA_HOME="$demo/data"
 export XDG_CACHE_HOME="$demo/cache"
-unset CHATVAULT_CACHE_DIR
+export XDG_CONFIG_HOME="$demo/config"
+unset CHATVAULT_CACHE_DIR CHATVAULT_HOME
 export CHATVAULT_PASSWORD="demo passphrase, not a real one"
 unset CHATVAULT_REPO
 store="$demo/chats"

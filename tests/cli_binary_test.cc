@@ -5,11 +5,12 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <regex>
 #include <string>
 #include <thread>
@@ -82,6 +83,8 @@ class CliRepoTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/cvcliXXXXXX";
     dir_ = mkdtemp(tmpl);
+    // Each test is its own device: its identity stays in its directory.
+    ::setenv("CHATVAULT_HOME", (dir_ + "/home").c_str(), 1);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string repo() const { return "-r " + dir_ + "/repo"; }
@@ -590,6 +593,106 @@ TEST_F(CliRepoTest, RecoveryCodeFileIsWrittenPrivatelyAndNeverReplaced) {
   Output open = RunChatvault(repo() + " --recovery-code-file " + code_file +
                              " snapshots");
   EXPECT_EQ(open.exit_code, 0) << open.text;
+}
+
+// Runs `chatvault args` in the background, handing each line it prints to
+// `on_line`; returns the exit code.
+int RunLines(const std::string& args, const std::string& env,
+             const std::function<void(const std::string&)>& on_line) {
+  std::string cmd =
+      env + " " + std::string(CHATVAULT_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::array<char, 4096> buf;
+  while (fgets(buf.data(), buf.size(), p) != nullptr) on_line(buf.data());
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The value of "key":"..." in a JSON line, or "".
+std::string JsonField(const std::string& line, const std::string& key) {
+  std::smatch m;
+  std::regex re("\"" + key + "\":\"([^\"]*)\"");
+  return std::regex_search(line, m, re) ? m.str(1) : "";
+}
+
+TEST_F(CliRepoTest, DeviceJoinLinkSyncAndRevoke) {
+  const std::string phone = "CHATVAULT_PASSWORD=pw CHATVAULT_HOME=" + dir_ +
+                            "/phone CHATVAULT_CACHE_DIR=" + dir_ + "/pc";
+  // The laptop has no passphrase: it opens the repository with its own key.
+  const std::string laptop =
+      "CHATVAULT_HOME=" + dir_ + "/laptop CHATVAULT_CACHE_DIR=" + dir_ + "/lc";
+  ASSERT_EQ(RunChatvault(repo() + " init", phone).exit_code, 0);
+  std::filesystem::create_directories(dir_ + "/chats/Media");
+  std::ofstream(dir_ + "/chats/msgstore.db") << std::string(100000, 'm');
+  std::ofstream(dir_ + "/chats/Media/a.jpg") << "jpeg";
+  Output backup =
+      RunChatvault(repo() + " backup --json " + dir_ + "/chats", phone);
+  ASSERT_EQ(backup.exit_code, 0) << backup.text;
+  EXPECT_NE(backup.text.find("\"published\":true"), std::string::npos)
+      << backup.text;
+
+  std::string code, join_sas, joined;
+  std::promise<std::string> got_code;
+  std::thread join([&] {
+    int rc =
+        RunLines(repo() + " --json device join --name laptop", laptop,
+                 [&](const std::string& line) {
+                   if (line.find("\"type\":\"code\"") != std::string::npos) {
+                     got_code.set_value(JsonField(line, "code"));
+                   }
+                   if (line.find("\"type\":\"sas\"") != std::string::npos) {
+                     join_sas = JsonField(line, "sas");
+                   }
+                   joined += line;
+                 });
+    joined += "exit " + std::to_string(rc);
+  });
+  auto future = got_code.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  code = future.get();
+  Output link =
+      RunChatvault(repo() + " --json device link --yes " + code, phone);
+  join.join();
+  ASSERT_EQ(link.exit_code, 0) << link.text;
+  EXPECT_NE(joined.find("exit 0"), std::string::npos) << joined;
+  EXPECT_FALSE(join_sas.empty());
+  EXPECT_EQ(JsonField(link.text, "sas"), join_sas) << link.text;
+
+  // The code works once.
+  Output replay = RunChatvault(repo() + " device link --yes " + code, phone);
+  EXPECT_EQ(replay.exit_code, 17) << replay.text;
+  Output garbage = RunChatvault(repo() + " device link --yes 12345", phone);
+  EXPECT_EQ(garbage.exit_code, 2) << garbage.text;
+
+  Output list = RunChatvault(repo() + " --json device list", laptop);
+  ASSERT_EQ(list.exit_code, 0) << list.text;
+  EXPECT_NE(list.text.find("\"kind\":\"desktop\""), std::string::npos);
+  std::string phone_id = JsonField(list.text, "id").substr(0, 8);
+  Output sync = RunChatvault(
+      repo() + " sync --from " + phone_id + " --target " + dir_ + "/mirror",
+      laptop);
+  ASSERT_EQ(sync.exit_code, 0) << sync.text;
+  EXPECT_EQ(ReadFile(dir_ + "/mirror/msgstore.db"),
+            ReadFile(dir_ + "/chats/msgstore.db"));
+  EXPECT_EQ(ReadFile(dir_ + "/mirror/Media/a.jpg"), "jpeg");
+
+  Output revoke = RunChatvault(repo() + " device revoke laptop", phone);
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.text;
+  Output after = RunChatvault(repo() + " sync --from " + phone_id +
+                                  " --target " + dir_ + "/mirror < /dev/null",
+                              "setsid -w env " + laptop);
+  EXPECT_EQ(after.exit_code, 12) << after.text;
+  EXPECT_NE(after.text.find("revoked"), std::string::npos) << after.text;
+}
+
+TEST_F(CliRepoTest, ExpiredLinkCodeGivesExitCode17) {
+  ASSERT_EQ(RunChatvault(repo() + " init", "CHATVAULT_PASSWORD=pw").exit_code,
+            0);
+  Output join = RunChatvault(repo() + " device join --expires 1s --no-qr");
+  EXPECT_EQ(join.exit_code, 17) << join.text;
+  EXPECT_NE(join.text.find("expired"), std::string::npos) << join.text;
 }
 
 }  // namespace
