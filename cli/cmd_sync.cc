@@ -127,7 +127,15 @@ int RunSync(Context& ctx, const SyncArgs& args) {
                                     {"bytes_written", r->bytes_written},
                                     {"blobs_fetched", r->blobs_fetched},
                                     {"blobs_local", r->blobs_local},
-                                    {"seconds", secs}}
+                                    {"seconds", secs},
+                                    {"head_time_unix_ms",
+                                     r->head.time_unix_ms()},
+                                    {"applied_unix_ms",
+                                     std::chrono::duration_cast<
+                                         std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now()
+                                             .time_since_epoch())
+                                         .count()}}
                          .dump()
                   << std::endl;
       } else {
