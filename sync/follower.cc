@@ -76,6 +76,40 @@ Result<Bytes> ReadAt(int fd, uint64_t offset, size_t length) {
   return out;
 }
 
+// Copies `length` bytes at `from` in `in` to `to` in `out`, in the kernel
+// where it can (copy_file_range), else through a buffer.
+Status CopyRange(int in, uint64_t from, int out, uint64_t to, uint64_t length,
+                 const std::string& path) {
+  bool kernel = true;
+  while (length > 0) {
+    if (kernel) {
+      loff_t in_off = static_cast<loff_t>(from);
+      loff_t out_off = static_cast<loff_t>(to);
+      ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, length, 0);
+      if (n > 0) {
+        from += static_cast<uint64_t>(n);
+        to += static_cast<uint64_t>(n);
+        length -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) {
+        return Status::Corruption("'" + path + "' shrank while being copied");
+      }
+      kernel = false;  // EXDEV, ENOSYS, EINVAL...: copy by hand
+    }
+    const size_t chunk =
+        static_cast<size_t>(std::min<uint64_t>(length, 1 << 20));
+    Result<Bytes> data = ReadAt(in, from, chunk);
+    if (!data.ok()) return data.status().WithContext(path);
+    RETURN_IF_ERROR(WriteAll(out, *data, to, path));
+    from += chunk;
+    to += chunk;
+    length -= chunk;
+  }
+  return Status::OK();
+}
+
 // Blobs already on this device: in the previous versions of the files
 // being rewritten, and in the blob cache (trees, dictionaries).
 class LocalBlobs : public backup::BlobStore::LocalSource {
@@ -324,7 +358,12 @@ class Materializer {
       return Status::OK();
     }
     RETURN_IF_ERROR(ClearWay(dir_fd, path, /*want_dir=*/false));
-    // The previous version lends its blobs.
+    // The previous version lends its blobs: checked against their IDs as
+    // they are read, unless the file is exactly as the last sync left it
+    // (same inode, size, mtime and ctime, which no write can keep), when
+    // its ranges are copied in the kernel without being read.
+    std::shared_ptr<Fd> old_fd;
+    std::map<std::string, std::pair<uint64_t, uint32_t>> trusted;
     if (old != old_files_.end() && exists) {
       auto fd = std::make_shared<Fd>(
           ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -333,6 +372,15 @@ class Materializer {
           S_ISREG(now.st_mode) &&
           static_cast<uint64_t>(now.st_size) == old->second.size()) {
         local_->AddFile(fd, old->second);
+        old_fd = fd;
+        if (SameFile(now, old->second)) {
+          uint64_t at = 0;
+          const pb::SyncedFile& f = old->second;
+          for (int i = 0; i < f.blobs_size() && i < f.lengths_size(); ++i) {
+            trusted.emplace(f.blobs(i), std::make_pair(at, f.lengths(i)));
+            at += f.lengths(i);
+          }
+        }
       }
     }
     if (!node.sqlite_dictionary().empty()) {
@@ -342,7 +390,8 @@ class Materializer {
     std::vector<std::string> missing;
     for (const std::string& id : node.content()) {
       if (id.size() != crypto::kDigest256Bytes ||
-          !local_->Has(crypto::Digest256FromBytes(id))) {
+          (!trusted.contains(id) &&
+           !local_->Has(crypto::Digest256FromBytes(id)))) {
         missing.push_back(id);
       }
     }
@@ -363,7 +412,8 @@ class Materializer {
       return StatusFromErrno(errno,
                              "cannot create a file beside '" + path + "'");
     }
-    Status s = WriteFile(out.get(), node, path);
+    Status s =
+        WriteFile(out.get(), node, path, old_fd ? old_fd->get() : -1, trusted);
     if (s.ok() &&
         (::fchmod(out.get(), node.mode() & backup::kPermissionBits) != 0 ||
          ::futimens(out.get(), Times(node.mtime_ns()).ts) != 0)) {
@@ -383,24 +433,75 @@ class Materializer {
       ::unlinkat(dir_fd, tmp.c_str(), 0);
       return s;
     }
+    struct stat done;
+    if (::fstatat(dir_fd, name.c_str(), &done, AT_SYMLINK_NOFOLLOW) == 0) {
+      pb::SyncedFile* entry =
+          manifest_.mutable_files(manifest_.files_size() - 1);
+      entry->set_device(done.st_dev);
+      entry->set_inode(done.st_ino);
+      entry->set_mtime_ns(done.st_mtim.tv_sec * 1'000'000'000LL +
+                          done.st_mtim.tv_nsec);
+      entry->set_ctime_ns(done.st_ctim.tv_sec * 1'000'000'000LL +
+                          done.st_ctim.tv_nsec);
+    }
     ++result_.files_written;
     return Status::OK();
   }
 
-  Status WriteFile(int fd, const pb::Node& node, const std::string& path) {
+  static bool SameFile(const struct stat& st, const pb::SyncedFile& f) {
+    return f.inode() != 0 && st.st_dev == f.device() &&
+           st.st_ino == f.inode() &&
+           static_cast<uint64_t>(st.st_size) == f.size() &&
+           st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec ==
+               f.mtime_ns() &&
+           st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec ==
+               f.ctime_ns();
+  }
+
+  // Writes `node`'s content to `fd`: blobs in `trusted` are copied from
+  // `old_fd` (runs of them in one copy), the others read from the store.
+  Status WriteFile(
+      int fd, const pb::Node& node, const std::string& path, int old_fd,
+      const std::map<std::string, std::pair<uint64_t, uint32_t>>& trusted) {
     pb::SyncedFile* entry = manifest_.add_files();
     entry->set_path(path);
     entry->set_size(node.size());
     Bytes pending;
     uint64_t pending_at = 0;
+    uint64_t copy_from = 0, copy_to = 0, copy_len = 0;
+    auto flush_copy = [&]() -> Status {
+      Status s = CopyRange(old_fd, copy_from, fd, copy_to, copy_len, path);
+      copy_len = 0;
+      return s;
+    };
     uint64_t offset = 0;
     for (const std::string& id : node.content()) {
       if (id.size() != crypto::kDigest256Bytes) {
         return Status::Corruption("'" + path + "' names a malformed blob");
       }
+      entry->add_blobs(id);
+      auto local = trusted.find(id);
+      if (local != trusted.end()) {
+        const auto [from, length] = local->second;
+        RETURN_IF_ERROR(WriteAll(fd, pending, pending_at, path));
+        pending.clear();
+        if (copy_len > 0 && copy_from + copy_len == from &&
+            copy_to + copy_len == offset) {
+          copy_len += length;
+        } else {
+          RETURN_IF_ERROR(flush_copy());
+          copy_from = from;
+          copy_to = offset;
+          copy_len = length;
+        }
+        entry->add_lengths(length);
+        offset += length;
+        ++result_.blobs_local;
+        continue;
+      }
       Result<Bytes> chunk = store_->Read(crypto::Digest256FromBytes(id));
       if (!chunk.ok()) return chunk.status().WithContext(path);
-      entry->add_blobs(id);
+      RETURN_IF_ERROR(flush_copy());
       entry->add_lengths(static_cast<uint32_t>(chunk->size()));
       if (pending.empty()) pending_at = offset;
       offset += chunk->size();
@@ -410,6 +511,7 @@ class Materializer {
         pending.clear();
       }
     }
+    RETURN_IF_ERROR(flush_copy());
     RETURN_IF_ERROR(WriteAll(fd, pending, pending_at, path));
     if (offset != node.size()) {
       return Status::Corruption(
@@ -660,7 +762,7 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
   result.files_removed = m.result().files_removed;
   result.bytes_written = m.result().bytes_written;
   result.blobs_fetched = m.result().blobs_fetched;
-  result.blobs_local = store->local_reads();
+  result.blobs_local = m.result().blobs_local + store->local_reads();
   if (!s.ok()) return s;
 
   m.manifest().set_snapshot(head.snapshot());

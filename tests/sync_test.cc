@@ -355,6 +355,26 @@ TEST_P(SyncTest, OneMessageReachesThreeFollowersCheaply) {
   }
 }
 
+TEST_P(SyncTest, TargetFileChangedLocallyIsNotTrusted) {
+  Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  ASSERT_TRUE(laptop->follower->Poll().ok());
+  // Something scribbles over the mirror's database, keeping its size: its
+  // bytes no longer match the blobs the manifest lists.
+  {
+    std::fstream db(laptop->target + "/msgstore.db",
+                    std::ios::in | std::ios::out | std::ios::binary);
+    db.seekp(8192);
+    db << std::string(16384, 'X');
+  }
+  backup::testing::Exec(db_, "UPDATE messages SET read = 0 WHERE id = 3;");
+  Publish();
+  Result<FollowResult> r = laptop->follower->Poll();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Diff(ReadTree(laptop->target), ReadTree(store_)), "");
+}
+
 TEST_P(SyncTest, FilesRemovedAndAddedFollow) {
   Publish();
   auto laptop = NewDevice("laptop");
