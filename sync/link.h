@@ -54,7 +54,7 @@ struct JoinOptions {
   std::string name;  // shown in the device list
   pb::DeviceKind kind = pb::DEVICE_KIND_DESKTOP;
   std::chrono::seconds valid_for{600};
-  std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds poll_interval{250};
   // Shown the code once the request is stored; then the SAS once the
   // linking device has answered.
   std::function<void(const std::string& code)> on_code;
