@@ -54,7 +54,12 @@ Result<std::map<std::string, pb::KeyObject>> LoadKeyObjects(
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(Bytes data, backend->Load(name, 0, storage::kToEnd));
     pb::KeyObject object;
-    if (object.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    // An object whose name is not its key's: someone put another key
+    // under a holder's name. It opens nothing and is given nothing.
+    if (!object.ParseFromArray(data.data(), static_cast<int>(data.size())))
+      continue;
+    Result<std::string> own = KeyObjectName(object);
+    if (own.ok() && *own == name) {
       out.emplace(name, std::move(object));
     }
   }
@@ -288,18 +293,48 @@ Result<std::unique_ptr<Repository>> Repository::OpenWithDevice(
 
 Result<std::string> Repository::AddDeviceHolder(
     const crypto::BoxPublicKey& holder) {
+  // Another session may have changed the config meanwhile (a revocation):
+  // change the current one.
+  RETURN_IF_ERROR(LoadConfig());
   ASSIGN_OR_RETURN(pb::KeyObject object, MakeDeviceKeyObject(keys_, holder));
   ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
-  // A key object left by an interrupted link for the same key is replaced.
+  Result<Bytes> existing = backend_->Load(name, 0, storage::kToEnd);
+  if (existing.ok()) {
+    pb::KeyObject old;
+    if (old.ParseFromArray(existing->data(),
+                           static_cast<int>(existing->size())) &&
+        old.kind() != pb::HOLDER_KIND_DEVICE) {
+      return Status::InvalidArgument(
+          "the new device's holder key is the passphrase's or the recovery "
+          "code's; refusing to replace that holder");
+    }
+    if (std::find(config_.holders().begin(), config_.holders().end(), name) !=
+        config_.holders().end()) {
+      return Status::AlreadyExists(
+          "a device with this holder key is linked already");
+    }
+  } else if (existing.status().code() != StatusCode::kNotFound) {
+    return existing.status();
+  }
+  // A key object an interrupted link left unlisted is replaced.
   RETURN_IF_ERROR(backend_->Save(name, AsBytes(object.SerializeAsString()),
                                  storage::SaveMode::kOverwrite));
   pb::Config config = config_;
-  if (std::find(config.holders().begin(), config.holders().end(), name) ==
-      config.holders().end()) {
-    config.add_holders(name);
+  config.add_holders(name);
+  RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  return name;
+}
+
+Status Repository::RemoveDeviceHolder(const std::string& name) {
+  RETURN_IF_ERROR(LoadConfig());
+  pb::Config config = config_;
+  auto* holders = config.mutable_holders();
+  auto it = std::find(holders->begin(), holders->end(), name);
+  if (it != holders->end()) {
+    holders->erase(it);
     RETURN_IF_ERROR(SaveConfig(std::move(config)));
   }
-  return name;
+  return backend_->Remove(name);
 }
 
 Result<uint32_t> Repository::RevokeHolder(const std::string& name) {
@@ -307,6 +342,7 @@ Result<uint32_t> Repository::RevokeHolder(const std::string& name) {
     return Status::InvalidArgument(
         "a session cannot revoke the holder it opened with");
   }
+  RETURN_IF_ERROR(LoadConfig());
   pb::Config config = config_;
   auto* holders = config.mutable_holders();
   auto it = std::find(holders->begin(), holders->end(), name);
@@ -377,7 +413,16 @@ Status Repository::RemoveHolders(pb::HolderKind kind, const std::string& keep,
   return Status::OK();
 }
 
+Status Repository::RequireAccountKey(std::string_view what) const {
+  if (keys_.account().has_value()) return Status::OK();
+  return Status::PermissionDenied(
+      std::string(what) +
+      " needs the passphrase or the recovery code (a linked device's key "
+      "lacks the account signing key, which would be lost)");
+}
+
 Status Repository::ChangePassphrase(ByteView new_passphrase) {
+  RETURN_IF_ERROR(RequireAccountKey("changing the passphrase"));
   ASSIGN_OR_RETURN(auto objects, LoadKeyObjects(backend_));
   // The cost of the holder being replaced (the session's, else any
   // passphrase holder), with a fresh salt.
@@ -410,6 +455,10 @@ Status Repository::ChangePassphrase(ByteView new_passphrase) {
 }
 
 Result<uint32_t> Repository::RotateKeys() {
+  // The passphrase and recovery holders' new key objects must carry the
+  // account signing key, which only their sessions hold.
+  RETURN_IF_ERROR(RequireAccountKey("rotating the keys"));
+  RETURN_IF_ERROR(LoadConfig());
   if (config_.holders().empty()) {
     return Status::InvalidArgument(
         "this repository's config lists no key holders, so a rotation "
@@ -442,6 +491,7 @@ Result<uint32_t> Repository::RotateKeys() {
 }
 
 Status Repository::ReplaceRecoveryCode(const crypto::RecoveryCode& code) {
+  RETURN_IF_ERROR(RequireAccountKey("replacing the recovery code"));
   ASSIGN_OR_RETURN(pb::KeyObject object, MakeRecoveryKeyObject(keys_, code));
   ASSIGN_OR_RETURN(std::string name, KeyObjectName(object));
   RETURN_IF_ERROR(SaveKeyObject(backend_, object));

@@ -127,6 +127,10 @@ class Repository {
   // object's name.
   Result<std::string> AddDeviceHolder(const crypto::BoxPublicKey& holder);
 
+  // Undoes AddDeviceHolder (a link that could not finish): the holder
+  // leaves the config's list and its key object goes.
+  Status RemoveDeviceHolder(const std::string& name);
+
   // Revokes a holder: it leaves the config's list, a new epoch is sealed to
   // the remaining holders (RotateKeys), then its key object is removed.
   // Returns the new epoch. Nothing sealed afterwards opens with its keys.
@@ -145,6 +149,8 @@ class Repository {
       const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
           holder);
   Status LoadConfig();
+  // PermissionDenied unless this session holds the account signing key.
+  Status RequireAccountKey(std::string_view what) const;
   // Seals `config` under epoch 0 and overwrites the stored one.
   Status SaveConfig(pb::Config config);
   // Removes the holders of `kind` except `keep`, and except all but the

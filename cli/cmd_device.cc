@@ -1,12 +1,16 @@
 // chatvault device join | link | list | revoke: the account's devices.
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "crypto/secret_bytes.h"
 #include "sync/account.h"
 #include "sync/link.h"
 
@@ -22,9 +26,11 @@ struct JoinArgs {
 };
 
 struct LinkArgs {
-  std::string code;
   bool yes = false;
 };
+
+std::atomic<bool> g_join_stop{false};
+void OnJoinSignal(int) { g_join_stop = true; }
 
 struct RevokeArgs {
   std::string device;
@@ -93,9 +99,9 @@ int RunJoin(Context& ctx, const JoinArgs& args) {
     }
     std::cout << "Link code (valid for " << args.expires << ", once):\n\n  "
               << code
-              << "\n\nOn a device of the account, run:\n  chatvault device "
-                 "link "
-              << code << "\nWaiting..." << std::endl;
+              << "\n\nOn a device of the account, run `chatvault device "
+                 "link` and enter the code\n(or scan it). Waiting..."
+              << std::endl;
   };
   options.on_sas = [&](const std::string& sas) {
     if (json) {
@@ -107,6 +113,12 @@ int RunJoin(Context& ctx, const JoinArgs& args) {
                 << sas << "\n\nWaiting for it to confirm..." << std::endl;
     }
   };
+  // Ctrl-C stops waiting and takes the request out of the repository.
+  struct sigaction sa {};
+  sa.sa_handler = OnJoinSignal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  options.cancelled = [] { return g_join_stop.load(); };
   Result<sync::JoinResult> r =
       sync::Join(*backend, ctx.home(), *identity, options);
   if (!r.ok()) return Fail(r.status());
@@ -128,15 +140,20 @@ int RunJoin(Context& ctx, const JoinArgs& args) {
 }
 
 int RunLink(Context& ctx, const LinkArgs& args) {
-  std::string code = args.code;
-  if (code.empty() || code == "-") {
-    if (!std::getline(std::cin, code) || code.empty()) {
-      return Fail(Status::InvalidArgument(
-          "give the link code the new device shows (or on standard input)"));
-    }
+  // The code is a secret while it is valid: it comes from standard input
+  // or the terminal, never from the command line.
+  std::string code;
+  if (::isatty(STDIN_FILENO)) {
+    std::cout << "Link code shown by the new device: " << std::flush;
+  }
+  if (!std::getline(std::cin, code) || code.empty()) {
+    return Fail(Status::InvalidArgument(
+        "enter the link code the new device shows (on standard input)"));
   }
   const bool json = ctx.options().json;
-  if (!args.yes && !::isatty(STDIN_FILENO)) {
+  const int tty = args.yes ? -1 : ::open("/dev/tty", O_RDONLY | O_CLOEXEC);
+  if (tty >= 0) ::close(tty);
+  if (!args.yes && tty < 0) {
     return Fail(Status::InvalidArgument(
         "linking needs a person to compare the codes both devices show: run "
         "on a terminal, or pass --yes after comparing them otherwise"));
@@ -166,6 +183,8 @@ int RunLink(Context& ctx, const LinkArgs& args) {
     return args.yes || ConfirmOnTerminal(sas);
   };
   Result<sync::LinkResult> r = sync::Link(*account, code, options);
+  crypto::SecureZero(
+      MutableByteView(reinterpret_cast<std::byte*>(code.data()), code.size()));
   if (!r.ok()) return Fail(r.status());
   if (json) {
     std::cout
@@ -313,9 +332,8 @@ void AddDeviceCommands(CLI::App& app, Context& ctx, int& exit_code) {
   CLI::App* link_cmd = device->add_subcommand(
       "link",
       "On a device of the account (with the passphrase): link the new "
-      "device showing CODE, after comparing the codes both devices show");
-  link_cmd->add_option("code", link->code,
-                       "The link code (default: read from standard input)");
+      "device whose link code is entered on standard input, after comparing "
+      "the codes both devices show");
   link_cmd->add_flag("--yes", link->yes,
                      "Do not ask: the codes were compared otherwise");
   link_cmd->callback(

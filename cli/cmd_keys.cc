@@ -57,7 +57,8 @@ int RunKeyList(Context& ctx) {
 }
 
 int RunKeyPasswd(Context& ctx, const std::string& new_password_file) {
-  Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
+  Result<std::unique_ptr<backup::Repository>> repo =
+      ctx.OpenRepository(/*account_key=*/true);
   if (!repo.ok()) return Fail(repo.status());
   // The new passphrase never comes from the variables that gave the old
   // one: CHATVAULT_NEW_PASSWORD(_FILE) stand in for them.
@@ -90,7 +91,8 @@ int RunKeyPasswd(Context& ctx, const std::string& new_password_file) {
 }
 
 int RunRotate(Context& ctx) {
-  Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
+  Result<std::unique_ptr<backup::Repository>> repo =
+      ctx.OpenRepository(/*account_key=*/true);
   if (!repo.ok()) return Fail(repo.status());
   Result<uint32_t> epoch = (*repo)->RotateKeys();
   if (!epoch.ok()) {
@@ -108,7 +110,8 @@ int RunRotate(Context& ctx) {
 }
 
 int RunRegenerate(Context& ctx, const std::string& code_file) {
-  Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
+  Result<std::unique_ptr<backup::Repository>> repo =
+      ctx.OpenRepository(/*account_key=*/true);
   if (!repo.ok()) return Fail(repo.status());
   crypto::RecoveryCode code = crypto::RecoveryCode::Generate();
   crypto::SecretBytes text = code.Format();

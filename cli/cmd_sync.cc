@@ -91,6 +91,7 @@ int RunSync(Context& ctx, const SyncArgs& args) {
     }
   }
   bool reopened = false;
+  bool waiting = false;
   while (true) {
     const auto started = std::chrono::steady_clock::now();
     Result<sync::FollowResult> r = follower.Poll();
@@ -105,7 +106,13 @@ int RunSync(Context& ctx, const SyncArgs& args) {
     }
     reopened = false;
     if (!r.ok()) {
-      if (args.watch && r.status().code() == StatusCode::kUnavailable) {
+      if (args.watch && r.status().code() == StatusCode::kNotFound) {
+        // Nothing published yet: keep waiting for the first head.
+        if (!waiting && !json) {
+          ctx.out() << r.status().message() << "; waiting\n";
+        }
+        waiting = true;
+      } else if (args.watch && r.status().code() == StatusCode::kUnavailable) {
         std::cerr << "chatvault: warning: " << r.status().message()
                   << "; trying again\n";
       } else {

@@ -269,43 +269,6 @@ Result<Bytes> LocalBackend::Load(std::string_view name, uint64_t offset,
   return out;
 }
 
-Result<std::optional<Bytes>> LocalBackend::LoadIfChanged(std::string_view name,
-                                                         std::string* tag) {
-  RETURN_IF_ERROR(ValidateObjectName(name));
-  const std::string path = PathOf(name);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return NotFound(name);
-    return StatusFromErrno(errno, "cannot open '" + path + "'");
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    return StatusFromErrno(errno, "cannot stat '" + path + "'");
-  }
-  if (!S_ISREG(st.st_mode)) return NotFound(name);
-  std::string new_tag =
-      "f:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
-      std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
-      "." + std::to_string(st.st_mtim.tv_nsec);
-  if (new_tag == *tag) return std::optional<Bytes>();
-  Bytes out(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t r = ::pread(fd.get(), out.data() + done, out.size() - done,
-                        static_cast<off_t>(done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return StatusFromErrno(errno, "cannot read '" + path + "'");
-    }
-    if (r == 0) {
-      return Status::Corruption("'" + path + "' shrank while being read");
-    }
-    done += static_cast<size_t>(r);
-  }
-  *tag = std::move(new_tag);
-  return std::optional<Bytes>(std::move(out));
-}
-
 Result<ObjectInfo> LocalBackend::Stat(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   const std::string path = PathOf(name);

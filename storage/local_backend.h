@@ -36,10 +36,6 @@ class LocalBackend : public Backend {
   Result<Bytes> Load(std::string_view name, uint64_t offset,
                      uint64_t length) override;
   Result<ObjectInfo> Stat(std::string_view name) override;
-  // Tags a version by the file's inode, size and mtime: every Save
-  // renames a new file into place, so a changed object is a new inode.
-  Result<std::optional<Bytes>> LoadIfChanged(std::string_view name,
-                                             std::string* tag) override;
   Status List(std::string_view prefix, const ListFn& fn) override;
   Status Remove(std::string_view name) override;
   BackendProperties Properties() const override;

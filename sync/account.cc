@@ -100,11 +100,10 @@ Result<Account> Account::Open(backup::Repository* repo, std::string home,
 Result<pb::DeviceList> Account::LoadDevices() {
   ByteView id = repo_->keys().repository_id();
   ASSIGN_OR_RETURN(pb::RepositoryState state, LoadRepositoryState(home_, id));
-  pb::SignedDeviceList signed_list;
-  Status s = repo_->LoadObject(ObjectType::kDeviceList, kDevicesDir,
-                               HexEncode(id), &signed_list);
+  const std::string name = std::string(kDevicesDir) + "/" + HexEncode(id);
+  Result<Bytes> data = repo_->backend()->Load(name, 0, storage::kToEnd);
   pb::DeviceList list;
-  if (s.code() == StatusCode::kNotFound) {
+  if (data.status().code() == StatusCode::kNotFound) {
     if (state.device_list_version() > 0) {
       return Status::Corruption(
           "the repository's device list is gone, though this device has "
@@ -115,13 +114,26 @@ Result<pb::DeviceList> Account::LoadDevices() {
     list.set_repository_id(std::string(AsChars(id)));
     return list;
   }
-  if (s.code() == StatusCode::kPermissionDenied) {
+  RETURN_IF_ERROR(data.status());
+  ASSIGN_OR_RETURN(backup::SealedObjectHeader header,
+                   backup::PeekObjectHeader(*data));
+  const crypto::AeadKey* key = repo_->keys().epoch_key(header.epoch);
+  if (key == nullptr) {
     return Status::PermissionDenied(
         "this device cannot read the account's device list: it is sealed "
-        "under a key epoch this device does not hold, so this device was "
-        "revoked (link it again with `chatvault device join`)");
+        "under key epoch " +
+        std::to_string(header.epoch) +
+        ", which this device does not hold, so this device was revoked "
+        "(link it again with `chatvault device join`)");
   }
-  RETURN_IF_ERROR(s);
+  Result<Bytes> plain =
+      backup::OpenObject(*key, ObjectType::kDeviceList, id, *data);
+  if (!plain.ok()) return plain.status().WithContext("the device list");
+  pb::SignedDeviceList signed_list;
+  if (!signed_list.ParseFromArray(plain->data(),
+                                  static_cast<int>(plain->size()))) {
+    return Status::Corruption("the device list does not parse");
+  }
   if (!list.ParseFromString(signed_list.list())) {
     return Status::Corruption("the device list does not parse");
   }
@@ -136,6 +148,15 @@ Result<pb::DeviceList> Account::LoadDevices() {
   }
   if (list.repository_id() != AsChars(id)) {
     return Status::Corruption("the device list belongs to another repository");
+  }
+  for (const pb::Device& d : list.devices()) {
+    Result<crypto::VerifyKey> key =
+        crypto::VerifyKey::FromBytes(AsBytes(d.identity_key()));
+    if (!key.ok() || AsChars(DeviceIdFor(*key)) != d.device_id()) {
+      return Status::Corruption("the device list names device " +
+                                Short(d.device_id()) +
+                                " with an ID that is not its key's");
+    }
   }
   if (list.version() < state.device_list_version()) {
     return Status::Corruption(
@@ -365,8 +386,14 @@ Result<pb::Device> FindDevice(const pb::DeviceList& list,
                               std::string_view name) {
   std::vector<const pb::Device*> matches;
   for (const pb::Device& d : list.devices()) {
-    if (d.name() == name) return d;
+    if (d.name() == name) matches.push_back(&d);
   }
+  if (matches.size() > 1) {
+    return Status::InvalidArgument("several devices are named '" +
+                                   std::string(name) +
+                                   "'; give an ID prefix instead");
+  }
+  if (matches.size() == 1) return *matches.front();
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return std::tolower(c); });

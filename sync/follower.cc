@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "base/errno.h"
 #include "base/fd.h"
 #include "crypto/blake2b.h"
+#include "crypto/random.h"
 
 namespace chatvault::sync {
 namespace {
@@ -28,6 +30,24 @@ using backup::Times;
 constexpr char kTempWhat[] = "sync";
 constexpr int kTempAttempts = 100;
 constexpr size_t kWriteBatchBytes = 1 << 20;
+
+std::string RandomSuffix() {
+  Bytes b(6);
+  crypto::RandomBytes(b);
+  return HexEncode(b);
+}
+
+// Creates `dir` and its parents, and makes it private: it holds the
+// plaintext of trees and dictionaries.
+Status MakePrivateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return StatusFromErrno(ec.value(), "creating " + dir);
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return StatusFromErrno(errno, "chmod " + dir);
+  }
+  return Status::OK();
+}
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
@@ -164,13 +184,18 @@ class LocalBlobs : public backup::BlobStore::LocalSource {
     }
   }
 
+  // Forgets the previous versions added so far (closing them once unused).
+  void ClearFiles() {
+    std::lock_guard lock(mu_);
+    in_files_.clear();
+  }
+
   // Keeps a blob (a tree or a dictionary) for the next sync. A cache: a
   // failure to write it costs a fetch later, nothing else.
   void Put(const crypto::Digest256& id, ByteView data) const {
-    std::error_code ec;
-    std::filesystem::create_directories(cache_, ec);
+    if (!MakePrivateDir(cache_).ok()) return;
     const std::string path = CachePath(id);
-    const std::string tmp = path + ".tmp";
+    const std::string tmp = path + "." + RandomSuffix() + ".tmp";
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd.valid()) return;
     if (!WriteAll(fd.get(), data, 0, tmp).ok() || !fd.Close(tmp).ok() ||
@@ -349,13 +374,19 @@ class Materializer {
     const bool exists =
         ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISREG(st.st_mode);
-    if (old != old_files_.end() && exists &&
-        static_cast<uint64_t>(st.st_size) == node.size() &&
+    if (old != old_files_.end() && exists && SameFile(st, old->second) &&
         old->second.size() == node.size() &&
         std::equal(old->second.blobs().begin(), old->second.blobs().end(),
                    node.content().begin(), node.content().end())) {
       *manifest_.add_files() = old->second;
       return Status::OK();
+    }
+    // A file no manifest lists (the manifest was lost, or a sync stopped
+    // before saving it) that already holds this content is taken as is.
+    if (old == old_files_.end() && exists &&
+        static_cast<uint64_t>(st.st_size) == node.size()) {
+      ASSIGN_OR_RETURN(bool adopted, Adopt(dir_fd, path, node));
+      if (adopted) return Status::OK();
     }
     RETURN_IF_ERROR(ClearWay(dir_fd, path, /*want_dir=*/false));
     // The previous version lends its blobs: checked against their IDs as
@@ -425,6 +456,17 @@ class Materializer {
       s = StatusFromErrno(errno, "cannot sync '" + path + "'");
     }
     if (s.ok()) s = out.Close(path);
+    // A database's "-wal" or "-journal" beside the old version would be
+    // applied to the new one by SQLite, corrupting it: they go first.
+    if (s.ok() && node.sqlite_page_size() != 0) {
+      for (const char* suffix : {"-wal", "-journal", "-shm"}) {
+        const std::string companion = name + suffix;
+        if (::unlinkat(dir_fd, companion.c_str(), 0) != 0 && errno != ENOENT) {
+          s = StatusFromErrno(errno, "cannot remove '" + path + suffix + "'");
+          break;
+        }
+      }
+    }
     if (s.ok() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
       s = StatusFromErrno(errno, "cannot replace '" + path + "'");
     }
@@ -444,8 +486,48 @@ class Materializer {
       entry->set_ctime_ns(done.st_ctim.tv_sec * 1'000'000'000LL +
                           done.st_ctim.tv_nsec);
     }
+    local_->ClearFiles();
     ++result_.files_written;
     return Status::OK();
+  }
+
+  // Whether the file at `path` holds exactly `node`'s content (each piece
+  // hashed and compared with its blob ID); if so it is listed as ours.
+  Result<bool> Adopt(int dir_fd, const std::string& path,
+                     const pb::Node& node) {
+    Fd fd(::openat(dir_fd, Base(path).c_str(),
+                   O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return false;
+    }
+    pb::SyncedFile entry;
+    entry.set_path(path);
+    entry.set_size(node.size());
+    uint64_t at = 0;
+    for (const std::string& id : node.content()) {
+      if (id.size() != crypto::kDigest256Bytes) return false;
+      const crypto::Digest256 digest = crypto::Digest256FromBytes(id);
+      std::optional<uint32_t> length = store_->RawLength(digest);
+      if (!length || at + *length > node.size()) return false;
+      Result<Bytes> piece = ReadAt(fd.get(), at, *length);
+      if (!piece.ok() ||
+          crypto::Blake2b256(store_->blob_id_key(), *piece) != digest) {
+        return false;
+      }
+      entry.add_blobs(id);
+      entry.add_lengths(*length);
+      at += *length;
+    }
+    if (at != node.size()) return false;
+    entry.set_device(st.st_dev);
+    entry.set_inode(st.st_ino);
+    entry.set_mtime_ns(st.st_mtim.tv_sec * 1'000'000'000LL +
+                       st.st_mtim.tv_nsec);
+    entry.set_ctime_ns(st.st_ctim.tv_sec * 1'000'000'000LL +
+                       st.st_ctim.tv_nsec);
+    *manifest_.add_files() = std::move(entry);
+    return true;
   }
 
   static bool SameFile(const struct stat& st, const pb::SyncedFile& f) {
@@ -661,8 +743,24 @@ Follower::Follower(Account* account, pb::Device device, FollowOptions options)
       options_(std::move(options)) {}
 
 Result<FollowResult> Follower::Poll() {
-  ASSIGN_OR_RETURN(std::optional<pb::Head> head,
-                   account_->ReadHead(device_, &tag_));
+  // The tag moves only once the head is in place: a poll that fails is
+  // repeated in full by the next one.
+  std::string tag = tag_;
+  Result<std::optional<pb::Head>> read = account_->ReadHead(device_, &tag);
+  if (read.status().code() == StatusCode::kNotFound) {
+    // A revoked device's head is removed with it.
+    Result<pb::DeviceList> list = account_->LoadDevices();
+    if (list.ok()) {
+      Result<pb::Device> now =
+          FindDevice(*list, HexEncode(AsBytes(device_.device_id())));
+      if (now.ok() && now->status() != pb::DEVICE_STATUS_ACTIVE) {
+        return Status::PermissionDenied(
+            "device " + now->name() + " was revoked; it is no longer followed");
+      }
+    }
+  }
+  RETURN_IF_ERROR(read.status());
+  std::optional<pb::Head> head = std::move(*read);
   if (!head.has_value()) return FollowResult{};
   // A new head: the device may have been revoked since the list was read.
   ASSIGN_OR_RETURN(pb::DeviceList list, account_->LoadDevices());
@@ -672,23 +770,40 @@ Result<FollowResult> Follower::Poll() {
     return Status::PermissionDenied("device " + now.name() +
                                     " was revoked; it is no longer followed");
   }
-  return Materialize(*head);
+  ASSIGN_OR_RETURN(FollowResult result, Materialize(*head));
+  tag_ = std::move(tag);
+  return result;
 }
 
 Result<FollowResult> Follower::Materialize(const pb::Head& head) {
   backup::Repository* repo = account_->repo();
   const std::string repo_hex = HexEncode(repo->keys().repository_id());
+  // The blob cache is disposable; the manifest is the device's state (it
+  // says which files in the target a sync wrote), kept in its home.
   const std::string base = options_.cache_dir + "/" + repo_hex + "/sync";
+  const std::string state_dir = account_->home() + "/sync/" + repo_hex;
   std::error_code ec;
   std::filesystem::create_directories(options_.target, ec);
-  std::filesystem::create_directories(base, ec);
-  if (ec) return StatusFromErrno(ec.value(), "creating " + base);
+  RETURN_IF_ERROR(MakePrivateDir(base));
+  RETURN_IF_ERROR(MakePrivateDir(state_dir));
   const std::string target_abs =
       std::filesystem::weakly_canonical(options_.target, ec).string();
   const std::string manifest_path =
-      base + "/" + HexEncode(AsBytes(device_.device_id())).substr(0, 16) + "-" +
+      state_dir + "/" + HexEncode(AsBytes(device_.device_id())).substr(0, 16) + "-" +
       HexEncode(*crypto::Blake2b(AsBytes(target_abs), 16)).substr(0, 16);
 
+  // One sync at a time per target: a second one would take the first's
+  // files for strangers and its temporaries for leftovers.
+  const std::string lock_path = manifest_path + ".lock";
+  Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid()) return StatusFromErrno(errno, lock_path);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::Locked("another sync into " + options_.target +
+                            " is running");
+    }
+    return StatusFromErrno(errno, lock_path);
+  }
   pb::SyncManifest old;
   {
     Fd fd(::open(manifest_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -718,9 +833,10 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
   RETURN_IF_ERROR(repo->LoadObject(backup::ObjectType::kSnapshot, "snapshots",
                                    HexEncode(AsBytes(head.snapshot())),
                                    &snapshot));
+  // Declared first, destroyed last: the store's workers use it.
+  LocalBlobs local(base + "/blobs");
   ASSIGN_OR_RETURN(auto store,
                    backup::BlobStore::Open(repo, options_.cache_dir));
-  LocalBlobs local(base + "/blobs");
   store->SetLocalSource(&local);
   Materializer m(store.get(), &local, old, options_.overwrite);
 
@@ -767,16 +883,27 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
 
   m.manifest().set_snapshot(head.snapshot());
   m.manifest().set_head_version(head.version());
-  const std::string tmp = manifest_path + ".tmp";
+  const std::string tmp = manifest_path + "." + RandomSuffix() + ".tmp";
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd.valid()) return StatusFromErrno(errno, tmp);
     std::string wire = m.manifest().SerializeAsString();
-    RETURN_IF_ERROR(WriteAll(fd.get(), AsBytes(wire), 0, tmp));
-    RETURN_IF_ERROR(fd.Close(tmp));
+    Status s = WriteAll(fd.get(), AsBytes(wire), 0, tmp);
+    if (s.ok() && ::fsync(fd.get()) != 0) s = StatusFromErrno(errno, tmp);
+    if (s.ok()) s = fd.Close(tmp);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
   }
   if (::rename(tmp.c_str(), manifest_path.c_str()) != 0) {
-    return StatusFromErrno(errno, manifest_path);
+    Status s = StatusFromErrno(errno, manifest_path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  {
+    Fd dir(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.valid()) ::fsync(dir.get());
   }
   RETURN_IF_ERROR(account_->NoteHeadSeen(head));
   result.changed = true;

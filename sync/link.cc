@@ -90,6 +90,17 @@ Bytes RequestSignedBytes(const pb::LinkRequest& request) {
   return out;
 }
 
+// Parses a link message strictly: its encoding must be exactly what this
+// message encodes to, with no unknown, repeated or reordered fields, so
+// that no two parties can read different messages from the same bytes.
+bool ParseStrict(google::protobuf::Message* message, ByteView bytes) {
+  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      !message->GetReflection()->GetUnknownFields(*message).empty()) {
+    return false;
+  }
+  return message->SerializeAsString() == AsChars(bytes);
+}
+
 void RemoveLinkObjects(storage::Backend* backend, const LinkKeys& link) {
   std::vector<std::string> names = {link.Name("request"), link.Name("hello"),
                                     link.Name("reply")};
@@ -130,6 +141,15 @@ std::string EncodeLinkCode(const LinkCode& code) {
 
 Result<LinkCode> ParseLinkCode(std::string_view text) {
   std::vector<uint8_t> values;
+  values.reserve(text.size());
+  // The code's 5-bit groups are the secret too.
+  struct Wipe {
+    std::vector<uint8_t>& v;
+    ~Wipe() {
+      crypto::SecureZero(MutableByteView(reinterpret_cast<std::byte*>(v.data()),
+                                         v.capacity()));
+    }
+  } wipe{values};
   for (char c : text) {
     if (c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
     char u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -161,6 +181,12 @@ Result<LinkCode> ParseLinkCode(std::string_view text) {
     }
   }
   body.resize(kCodeBytes);
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) {
+    crypto::SecureZero(MutableByteView(body));
+    return Status::InvalidArgument(
+        "the link code's last character is not one a code ends with: a "
+        "character is wrong");
+  }
   ByteView payload = ByteView(body).first(kCodeBytes - kChecksumBytes);
   if (!crypto::ConstantTimeEquals(Checksum(payload),
                                   ByteView(body).last(kChecksumBytes))) {
@@ -222,9 +248,14 @@ Result<std::string> ComputeSas(const crypto::BoxKeyPair& mine,
                                ByteView request, ByteView hello) {
   ASSIGN_OR_RETURN(crypto::SecretBytes shared,
                    crypto::X25519(mine.secret_key(), theirs));
-  Bytes transcript =
-      request.empty() ? Bytes() : Bytes(request.begin(), request.end());
-  transcript.insert(transcript.end(), hello.begin(), hello.end());
+  // Length-prefixed and domain-separated: no split of the bytes between
+  // the two messages reads the same.
+  Bytes transcript = ToBytes("chatvault/v1/link-transcript");
+  transcript.push_back(std::byte{0});
+  for (ByteView part : {request, hello}) {
+    AppendU32Le(transcript, static_cast<uint32_t>(part.size()));
+    transcript.insert(transcript.end(), part.begin(), part.end());
+  }
   ASSIGN_OR_RETURN(Bytes digest, crypto::Blake2b(transcript, 32));
   ASSIGN_OR_RETURN(
       crypto::SecretBytes sas,
@@ -282,6 +313,7 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
   // Waits for `what` until `deadline`, polling.
   auto wait_for = [&](std::string_view what,
                       uint64_t deadline) -> Result<Bytes> {
+    Status last;
     while (true) {
       if (options.cancelled && options.cancelled()) {
         return Status::Cancelled("stopped waiting for the link");
@@ -292,7 +324,11 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
           data.status().code() != StatusCode::kUnavailable) {
         return data.status();
       }
+      last = data.status().code() == StatusCode::kUnavailable ? data.status()
+                                                              : Status::OK();
       if (WallMs(options.clock) >= deadline) {
+        // The storage failing at the end is not the code's fault.
+        if (!last.ok()) return last;
         return Status::Expired(
             "the link code expired before a device of the account used it; "
             "run `chatvault device join` again for a new code");
@@ -305,8 +341,7 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
   ASSIGN_OR_RETURN(Bytes hello_plain,
                    OpenSealed(link, ObjectType::kLinkHello, hello_sealed));
   pb::LinkHello hello;
-  if (!hello.ParseFromArray(hello_plain.data(),
-                            static_cast<int>(hello_plain.size()))) {
+  if (!ParseStrict(&hello, hello_plain)) {
     return Status::Corruption("the link answer does not parse");
   }
   ASSIGN_OR_RETURN(
@@ -327,8 +362,7 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
   ASSIGN_OR_RETURN(Bytes reply_plain,
                    OpenSealed(link, ObjectType::kLinkReply, reply_sealed));
   pb::LinkReply reply;
-  if (!reply.ParseFromArray(reply_plain.data(),
-                            static_cast<int>(reply_plain.size()))) {
+  if (!ParseStrict(&reply, reply_plain)) {
     return Status::Corruption("the link reply does not parse");
   }
   if (!reply.accepted()) {
@@ -339,9 +373,24 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
       reply.account_verify_key().size() != crypto::kVerifyKeyBytes) {
     return Status::Corruption("the link reply is malformed");
   }
-  // The reply is sealed under the code's key, which only the two devices
-  // know: what it says of the account is what this device trusts from now
-  // on.
+  // Whoever saw the code could have written that reply: believe it only
+  // once the repository agrees. The key object sealed to this device must
+  // open and name the same repository and account key.
+  Result<std::unique_ptr<backup::Repository>> repo =
+      backup::Repository::OpenWithDevice(backend, identity.holder());
+  const auto& verify = repo.ok() ? (*repo)->keys().account_verify_key()
+                                 : std::optional<crypto::VerifyKey>();
+  if (!repo.ok() ||
+      AsChars((*repo)->keys().repository_id()) != reply.repository_id() ||
+      !verify.has_value() ||
+      !crypto::ConstantTimeEquals(verify->bytes(),
+                                  AsBytes(reply.account_verify_key()))) {
+    return Status::Corruption(
+        "the answer to the link code does not match the repository's keys: "
+        "someone else who saw the code answered; run `chatvault device "
+        "join` again" +
+        (repo.ok() ? std::string() : " (" + repo.status().ToString() + ")"));
+  }
   RETURN_IF_ERROR(UpdateRepositoryState(
       home, AsBytes(reply.repository_id()),
       [&](pb::RepositoryState& state) -> Status {
@@ -357,7 +406,23 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
             std::max(state.device_list_version(), reply.device_list_version()));
         return Status::OK();
       }));
-  return JoinResult{ToBytes(reply.repository_id()), reply.device_list_version(),
+  // And the signed device list must hold this device, linked with this
+  // code.
+  ASSIGN_OR_RETURN(Account account,
+                   Account::Open(repo->get(), home, &identity));
+  ASSIGN_OR_RETURN(pb::DeviceList list, account.LoadDevices());
+  const bool listed = std::any_of(
+      list.devices().begin(), list.devices().end(), [&](const pb::Device& d) {
+        return d.device_id() == AsChars(identity.device_id()) &&
+               d.status() == pb::DEVICE_STATUS_ACTIVE &&
+               d.link_id() == AsChars(link.id);
+      });
+  if (!listed) {
+    return Status::Corruption(
+        "the account's device list does not show this device as linked; run "
+        "`chatvault device join` again");
+  }
+  return JoinResult{ToBytes(reply.repository_id()), list.version(),
                     std::move(sas)};
 }
 
@@ -390,8 +455,7 @@ Result<LinkResult> Link(Account& account, std::string_view code_text,
         "was tampered with");
   }
   pb::LinkRequest request;
-  if (!request.ParseFromArray(request_plain->data(),
-                              static_cast<int>(request_plain->size()))) {
+  if (!ParseStrict(&request, *request_plain)) {
     return Status::Corruption("the link request does not parse");
   }
   if (!crypto::ConstantTimeEquals(AsBytes(request.ephemeral_key()),
@@ -418,6 +482,11 @@ Result<LinkResult> Link(Account& account, std::string_view code_text,
                            LocalTimeString(request.expires_unix_ms()) +
                            "; run `chatvault device join` again on the new "
                            "device");
+  }
+  if (request.created_unix_ms() > now + 5 * 60 * 1000) {
+    return Status::InvalidArgument(
+        "the link request was made more than 5 minutes in the future: set "
+        "the new device's clock right");
   }
   if (request.expires_unix_ms() - request.created_unix_ms() >
       static_cast<uint64_t>(
@@ -479,7 +548,16 @@ Result<LinkResult> Link(Account& account, std::string_view code_text,
   ASSIGN_OR_RETURN(
       crypto::BoxPublicKey holder,
       crypto::BoxPublicKey::FromBytes(AsBytes(request.holder_key())));
-  RETURN_IF_ERROR(account.repo()->AddDeviceHolder(holder).status());
+  // The person may have taken minutes to compare: read the list again, so
+  // that nothing changed meanwhile (a revocation) is undone.
+  ASSIGN_OR_RETURN(list, account.LoadDevices());
+  for (const pb::Device& d : list.devices()) {
+    if (d.link_id() == AsChars(link.id)) {
+      return Status::Expired("this link code was used already");
+    }
+  }
+  ASSIGN_OR_RETURN(std::string holder_name,
+                   account.repo()->AddDeviceHolder(holder));
   pb::Device device;
   device.set_device_id(std::string(AsChars(new_id)));
   device.set_name(request.name());
@@ -497,7 +575,11 @@ Result<LinkResult> Link(Account& account, std::string_view code_text,
                                 }),
                  devices->end());
   *list.add_devices() = device;
-  RETURN_IF_ERROR(account.SaveDevices(list));
+  if (Status saved = account.SaveDevices(list); !saved.ok()) {
+    // Not listed, it could not be revoked: it must not keep the keys.
+    account.repo()->RemoveDeviceHolder(holder_name).IgnoreError();
+    return saved;
+  }
 
   pb::LinkReply reply;
   reply.set_accepted(true);

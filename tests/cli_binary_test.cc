@@ -652,8 +652,11 @@ TEST_F(CliRepoTest, DeviceJoinLinkSyncAndRevoke) {
   ASSERT_EQ(future.wait_for(std::chrono::seconds(30)),
             std::future_status::ready);
   code = future.get();
-  Output link =
-      RunChatvault(repo() + " --json device link --yes " + code, phone);
+  // The code goes on standard input, never on the command line.
+  std::ofstream(dir_ + "/code.txt") << code << "\n";
+  std::ofstream(dir_ + "/garbage.txt") << "12345\n";
+  Output link = RunChatvault(
+      repo() + " --json device link --yes < " + dir_ + "/code.txt", phone);
   join.join();
   ASSERT_EQ(link.exit_code, 0) << link.text;
   EXPECT_NE(joined.find("exit 0"), std::string::npos) << joined;
@@ -661,9 +664,11 @@ TEST_F(CliRepoTest, DeviceJoinLinkSyncAndRevoke) {
   EXPECT_EQ(JsonField(link.text, "sas"), join_sas) << link.text;
 
   // The code works once.
-  Output replay = RunChatvault(repo() + " device link --yes " + code, phone);
+  Output replay = RunChatvault(
+      repo() + " device link --yes < " + dir_ + "/code.txt", phone);
   EXPECT_EQ(replay.exit_code, 17) << replay.text;
-  Output garbage = RunChatvault(repo() + " device link --yes 12345", phone);
+  Output garbage = RunChatvault(
+      repo() + " device link --yes < " + dir_ + "/garbage.txt", phone);
   EXPECT_EQ(garbage.exit_code, 2) << garbage.text;
 
   Output list = RunChatvault(repo() + " --json device list", laptop);

@@ -375,6 +375,56 @@ TEST_P(SyncTest, TargetFileChangedLocallyIsNotTrusted) {
   EXPECT_EQ(Diff(ReadTree(laptop->target), ReadTree(store_)), "");
 }
 
+TEST_P(SyncTest, LostManifestAdoptsWhatTheTargetHolds) {
+  Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  ASSERT_TRUE(laptop->follower->Poll().ok());
+  // The cache goes (cleaned, or another --cache-dir): the manifest is in
+  // the device's home, so only the changed file is written.
+  fs::remove_all(laptop->cache);
+  backup::testing::Exec(db_, "UPDATE messages SET read = 0 WHERE id = 9;");
+  Publish();
+  laptop->follower.reset();
+  ASSERT_NO_FATAL_FAILURE(Reopen(laptop.get()));
+  Result<FollowResult> r = laptop->follower->Poll();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_written, 1u);
+  // The manifest goes too (or a sync stopped before saving it): files that
+  // hold the snapshot's content are checked and taken as they are.
+  fs::remove_all(laptop->home + "/sync");
+  laptop->follower.reset();
+  ASSERT_NO_FATAL_FAILURE(Reopen(laptop.get()));
+  r = laptop->follower->Poll();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_written, 0u);
+  backup::testing::Exec(db_, "UPDATE messages SET read = 1 WHERE id = 9;");
+  Publish();
+  r = laptop->follower->Poll();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_written, 1u);
+  EXPECT_EQ(Diff(ReadTree(laptop->target), ReadTree(store_)), "");
+}
+
+TEST_P(SyncTest, LinkedDeviceCannotChangeTheAccountKeys) {
+  Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  EXPECT_EQ(laptop->repo->RotateKeys().status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(laptop->repo->ChangePassphrase(AsBytes("new")).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(laptop->repo->ReplaceRecoveryCode(crypto::RecoveryCode::Generate())
+                .code(),
+            StatusCode::kPermissionDenied);
+  // The passphrase still opens the repository with the account key.
+  Result<std::unique_ptr<backup::Repository>> repo =
+      backup::Repository::OpenWithPassphrase(fixture_->backend(),
+                                             AsBytes("pw"));
+  ASSERT_TRUE(repo.ok());
+  EXPECT_TRUE((*repo)->keys().account().has_value());
+}
+
 TEST_P(SyncTest, FilesRemovedAndAddedFollow) {
   Publish();
   auto laptop = NewDevice("laptop");

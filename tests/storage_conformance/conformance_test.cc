@@ -75,6 +75,27 @@ TEST_P(ConformanceTest, RoundTripsSizesIncludingEmptyAndAroundMultipart) {
   }
 }
 
+TEST_P(ConformanceTest, LoadIfChangedSkipsAnUnchangedObject) {
+  std::string tag;
+  EXPECT_EQ(b_->LoadIfChanged("heads/h", &tag).status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(b_->Save("heads/h", RandomData(300, 1)).ok());
+  Result<std::optional<Bytes>> first = b_->LoadIfChanged("heads/h", &tag);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ(**first, RandomData(300, 1));
+  EXPECT_FALSE(tag.empty());
+  Result<std::optional<Bytes>> same = b_->LoadIfChanged("heads/h", &tag);
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(same->has_value());
+  // Same size, new content: a new version.
+  ASSERT_TRUE(b_->Save("heads/h", RandomData(300, 2)).ok());
+  Result<std::optional<Bytes>> next = b_->LoadIfChanged("heads/h", &tag);
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ(**next, RandomData(300, 2));
+}
+
 TEST_P(ConformanceTest, OverwriteReplacesWholeObject) {
   ASSERT_TRUE(b_->Save("o", RandomData(5000, 1), SaveMode::kOverwrite).ok());
   Bytes shorter = RandomData(100, 2);
