@@ -14,6 +14,7 @@
 #include "crypto/secret_bytes.h"
 #include "storage/limit_backend.h"
 #include "storage/url.h"
+#include "sync/account.h"
 #include "sync/home.h"
 
 namespace chatvault::cli {
@@ -59,6 +60,17 @@ Result<storage::Backend*> Context::Backend() {
 }
 
 Result<std::unique_ptr<backup::Repository>> Context::OpenRepository(
+    bool account_key) {
+  ASSIGN_OR_RETURN(std::unique_ptr<backup::Repository> repo,
+                   OpenRepositoryWith(account_key));
+  // A config rolled back to an older key epoch is refused. The check needs
+  // this device's state; a home that cannot be written only skips it.
+  Status epoch = sync::CheckWriteEpoch(home(), repo.get());
+  if (epoch.code() == StatusCode::kCorruption) return epoch;
+  return repo;
+}
+
+Result<std::unique_ptr<backup::Repository>> Context::OpenRepositoryWith(
     bool account_key) {
   ASSIGN_OR_RETURN(storage::Backend * backend, Backend());
   Status device_error;

@@ -62,6 +62,9 @@ class Context {
   }
 
  private:
+  Result<std::unique_ptr<backup::Repository>> OpenRepositoryWith(
+      bool account_key);
+
   const GlobalOptions& options_;
   std::unique_ptr<storage::Backend> backend_;
   std::ostream null_{nullptr};

@@ -250,7 +250,11 @@ Result<pb::Head> Account::PublishHead(std::string_view snapshot_id,
   if (stored.ok() && stored->has_value()) {
     version = std::max(version, (*stored)->version() + 1);
   }
+  pb::Snapshot snapshot_object;
+  RETURN_IF_ERROR(repo_->LoadObject(ObjectType::kSnapshot, "snapshots",
+                                    snapshot_id, &snapshot_object));
   pb::Head head;
+  head.set_tree(snapshot_object.tree());
   head.set_repository_id(std::string(AsChars(id)));
   head.set_device_id(self.device_id());
   head.set_version(version);
@@ -342,7 +346,8 @@ Result<pb::Head> Account::VerifyHead(const pb::Device& device,
   }
   if (head.repository_id() != AsChars(repo_->keys().repository_id()) ||
       head.device_id() != device.device_id() ||
-      head.snapshot().size() != backup::kObjectIdBytes) {
+      head.snapshot().size() != backup::kObjectIdBytes ||
+      head.tree().size() != backup::kObjectIdBytes) {
     return Status::Corruption(what + " names another repository or device");
   }
   if (device.status() != pb::DEVICE_STATUS_ACTIVE) {
@@ -362,6 +367,26 @@ Result<pb::Head> Account::VerifyHead(const pb::Device& device,
     }
   }
   return head;
+}
+
+Status CheckWriteEpoch(const std::string& home, backup::Repository* repo) {
+  const uint32_t epoch = repo->write_epoch();
+  return UpdateRepositoryState(
+      home, repo->keys().repository_id(),
+      [&](pb::RepositoryState& state) -> Status {
+        if (epoch < state.write_epoch()) {
+          return Status::Corruption(
+              "the repository's key epoch went back from " +
+              std::to_string(state.write_epoch()) + " to " +
+              std::to_string(epoch) +
+              ": its config was rolled back or replaced. Someone who can "
+              "write to the storage (a revoked device?) may be trying to "
+              "read new data: change the storage credentials, then run "
+              "`chatvault key rotate`");
+        }
+        state.set_write_epoch(epoch);
+        return Status::OK();
+      });
 }
 
 Status Account::NoteHeadSeen(const pb::Head& head) {

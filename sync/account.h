@@ -97,6 +97,11 @@ class Account {
   crypto::VerifyKey verify_;
 };
 
+// Refuses a repository whose write epoch is below the highest this device
+// has seen (its config rolled back, so that new data would be sealed under
+// an epoch a revoked device holds), and records the current one.
+Status CheckWriteEpoch(const std::string& home, backup::Repository* repo);
+
 // The device named by `name`: an ID prefix of at least 4 hex digits or an
 // exact name. NotFound if none matches, InvalidArgument if several do.
 Result<pb::Device> FindDevice(const pb::DeviceList& list,

@@ -789,8 +789,8 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
   const std::string target_abs =
       std::filesystem::weakly_canonical(options_.target, ec).string();
   const std::string manifest_path =
-      state_dir + "/" + HexEncode(AsBytes(device_.device_id())).substr(0, 16) + "-" +
-      HexEncode(*crypto::Blake2b(AsBytes(target_abs), 16)).substr(0, 16);
+      state_dir + "/" + HexEncode(AsBytes(device_.device_id())).substr(0, 16) +
+      "-" + HexEncode(*crypto::Blake2b(AsBytes(target_abs), 16)).substr(0, 16);
 
   // One sync at a time per target: a second one would take the first's
   // files for strangers and its temporaries for leftovers.
@@ -833,6 +833,11 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
   RETURN_IF_ERROR(repo->LoadObject(backup::ObjectType::kSnapshot, "snapshots",
                                    HexEncode(AsBytes(head.snapshot())),
                                    &snapshot));
+  if (snapshot.tree() != head.tree()) {
+    return Status::Corruption(
+        "snapshot " + HexEncode(AsBytes(head.snapshot())).substr(0, 8) +
+        " is not the one the signed head names: it was replaced");
+  }
   // Declared first, destroyed last: the store's workers use it.
   LocalBlobs local(base + "/blobs");
   ASSIGN_OR_RETURN(auto store,

@@ -406,6 +406,46 @@ TEST_P(SyncTest, LostManifestAdoptsWhatTheTargetHolds) {
   EXPECT_EQ(Diff(ReadTree(laptop->target), ReadTree(store_)), "");
 }
 
+TEST_P(SyncTest, ReplacedSnapshotAndRolledBackConfigAreRefused) {
+  pb::Head first = Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  storage::Backend* b = fixture_->backend();
+  // Someone holding an epoch key puts another snapshot under the name the
+  // signed head gives: the head's tree no longer matches.
+  const std::string name = "snapshots/" + HexEncode(AsBytes(first.snapshot()));
+  Result<Bytes> genuine = b->Load(name, 0, storage::kToEnd);
+  ASSERT_TRUE(genuine.ok());
+  pb::Snapshot forged;
+  forged.set_tree(std::string(32, '\7'));
+  forged.add_paths(store_);
+  ASSERT_TRUE(phone_->repo
+                  ->SaveObjectAs(backup::ObjectType::kSnapshot, "snapshots",
+                                 HexEncode(AsBytes(first.snapshot())), forged,
+                                 storage::SaveMode::kOverwrite)
+                  .ok());
+  Result<FollowResult> r = laptop->follower->Poll();
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("replaced"), std::string::npos);
+  ASSERT_TRUE(b->Save(name, *genuine).ok());
+  ASSERT_TRUE(laptop->follower->Poll().ok());
+
+  // The config put back to before a rotation, as a revoked device could:
+  // a device that saw the new epoch refuses it.
+  Result<Bytes> old_config = b->Load("config", 0, storage::kToEnd);
+  ASSERT_TRUE(old_config.ok());
+  ASSERT_TRUE(CheckWriteEpoch(phone_->home, phone_->repo.get()).ok());
+  ASSERT_TRUE(phone_->repo->RotateKeys().ok());
+  ASSERT_TRUE(CheckWriteEpoch(phone_->home, phone_->repo.get()).ok());
+  ASSERT_TRUE(b->Save("config", *old_config).ok());
+  Result<std::unique_ptr<backup::Repository>> reopened =
+      backup::Repository::OpenWithPassphrase(b, AsBytes("pw"));
+  ASSERT_TRUE(reopened.ok());
+  Status s = CheckWriteEpoch(phone_->home, reopened->get());
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("went back"), std::string::npos);
+}
+
 TEST_P(SyncTest, LinkedDeviceCannotChangeTheAccountKeys) {
   Publish();
   auto laptop = NewDevice("laptop");
