@@ -76,7 +76,7 @@ for l in open(sys.argv[1]):
     [[ -n "$code" ]] && break
     sleep 0.01
   done
-  "${phone[@]}" -q device link --yes "$code" >/dev/null
+  "${phone[@]}" -q device link --yes <<<"$code" >/dev/null
   wait "$join_pid"
   t1=$(now_ms)
   follower "$n" -q sync --from "$phone_id" --target "$work/f$n-chats"
