@@ -308,20 +308,20 @@ Result<std::string> Repository::AddDeviceHolder(
           "the new device's holder key is the passphrase's or the recovery "
           "code's; refusing to replace that holder");
     }
-    if (std::find(config_.holders().begin(), config_.holders().end(), name) !=
-        config_.holders().end()) {
-      return Status::AlreadyExists(
-          "a device with this holder key is linked already");
-    }
   } else if (existing.status().code() != StatusCode::kNotFound) {
     return existing.status();
   }
-  // A key object an interrupted link left unlisted is replaced.
+  // A key object an interrupted link left behind is replaced.
   RETURN_IF_ERROR(backend_->Save(name, AsBytes(object.SerializeAsString()),
                                  storage::SaveMode::kOverwrite));
-  pb::Config config = config_;
-  config.add_holders(name);
-  RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  // Listed already by a link that stopped before its device list: the
+  // caller, which checked the list, is finishing it.
+  if (std::find(config_.holders().begin(), config_.holders().end(), name) ==
+      config_.holders().end()) {
+    pb::Config config = config_;
+    config.add_holders(name);
+    RETURN_IF_ERROR(SaveConfig(std::move(config)));
+  }
   return name;
 }
 

@@ -124,7 +124,9 @@ class Repository {
 
   // Seals the keys to a linked device's holder key (never the account
   // signing seed) and lists its key object in the config. Returns the key
-  // object's name.
+  // object's name. InvalidArgument if the key is the passphrase's or the
+  // recovery code's; a device's object left by an interrupted link is
+  // replaced (the caller checks the device list for a linked device).
   Result<std::string> AddDeviceHolder(const crypto::BoxPublicKey& holder);
 
   // Undoes AddDeviceHolder (a link that could not finish): the holder

@@ -143,6 +143,13 @@ int RunLink(Context& ctx, const LinkArgs& args) {
   // The code is a secret while it is valid: it comes from standard input
   // or the terminal, never from the command line.
   std::string code;
+  struct Wipe {
+    std::string& s;
+    ~Wipe() {
+      crypto::SecureZero(
+          MutableByteView(reinterpret_cast<std::byte*>(s.data()), s.size()));
+    }
+  } wipe{code};
   if (::isatty(STDIN_FILENO)) {
     std::cout << "Link code shown by the new device: " << std::flush;
   }
@@ -183,8 +190,6 @@ int RunLink(Context& ctx, const LinkArgs& args) {
     return args.yes || ConfirmOnTerminal(sas);
   };
   Result<sync::LinkResult> r = sync::Link(*account, code, options);
-  crypto::SecureZero(
-      MutableByteView(reinterpret_cast<std::byte*>(code.data()), code.size()));
   if (!r.ok()) return Fail(r.status());
   if (json) {
     std::cout
@@ -284,6 +289,8 @@ int RunRevoke(Context& ctx, const RevokeArgs& args) {
   if (!device.ok()) return Fail(device.status());
   Result<uint32_t> epoch = sync::Revoke(*account, *device);
   if (!epoch.ok()) return Fail(epoch.status());
+  // This device must not accept the old epoch again.
+  sync::CheckWriteEpoch(ctx.home(), repo->get()).IgnoreError();
   if (ctx.options().json) {
     std::cout << nlohmann::json{{"type", "revoked"},
                                 {"device",

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/passphrase.h"
 #include "crypto/recovery_code.h"
+#include "sync/account.h"
 
 namespace chatvault::cli {
 namespace {
@@ -95,6 +96,9 @@ int RunRotate(Context& ctx) {
       ctx.OpenRepository(/*account_key=*/true);
   if (!repo.ok()) return Fail(repo.status());
   Result<uint32_t> epoch = (*repo)->RotateKeys();
+  // This device must not accept the old epoch again (a config rolled
+  // back by someone who could read it).
+  if (epoch.ok()) sync::CheckWriteEpoch(ctx.home(), repo->get()).IgnoreError();
   if (!epoch.ok()) {
     return Fail(epoch.status().WithContext(
         "rotation did not finish; new data stays under the old key until "

@@ -105,14 +105,18 @@ int RunSync(Context& ctx, const SyncArgs& args) {
       continue;
     }
     reopened = false;
-    if (!r.ok()) {
-      if (args.watch && r.status().code() == StatusCode::kNotFound) {
-        // Nothing published yet: keep waiting for the first head.
-        if (!waiting && !json) {
-          ctx.out() << r.status().message() << "; waiting\n";
-        }
-        waiting = true;
-      } else if (args.watch && r.status().code() == StatusCode::kUnavailable) {
+    if (r.ok() && r->no_head) {
+      const std::string what =
+          "device " + device->name() + " has published nothing yet";
+      if (!args.watch) {
+        return Fail(Status::NotFound(
+            what + "; run `chatvault backup` or `sync push` there"));
+      }
+      // Keep waiting for the first head.
+      if (!waiting && !json) ctx.out() << what << "; waiting\n";
+      waiting = true;
+    } else if (!r.ok()) {
+      if (args.watch && r.status().code() == StatusCode::kUnavailable) {
         std::cerr << "chatvault: warning: " << r.status().message()
                   << "; trying again\n";
       } else {

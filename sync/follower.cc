@@ -520,6 +520,12 @@ class Materializer {
       at += *length;
     }
     if (at != node.size()) return false;
+    // The snapshot's mode and time, as a written file would have.
+    if (::fchmod(fd.get(), node.mode() & backup::kPermissionBits) != 0 ||
+        ::futimens(fd.get(), Times(node.mtime_ns()).ts) != 0 ||
+        ::fstat(fd.get(), &st) != 0) {
+      return StatusFromErrno(errno, "cannot set the mode of '" + path + "'");
+    }
     entry.set_device(st.st_dev);
     entry.set_inode(st.st_ino);
     entry.set_mtime_ns(st.st_mtim.tv_sec * 1'000'000'000LL +
@@ -706,6 +712,13 @@ class Materializer {
   FollowResult result_;
 };
 
+const pb::Device* FindById(const pb::DeviceList& list, const std::string& id) {
+  for (const pb::Device& d : list.devices()) {
+    if (d.device_id() == id) return &d;
+  }
+  return nullptr;
+}
+
 // The node at `path` ("/a/b") in the tree `root`.
 Result<pb::Node> Lookup(Materializer& m, const std::string& root,
                         const std::string& path) {
@@ -749,25 +762,28 @@ Result<FollowResult> Follower::Poll() {
   Result<std::optional<pb::Head>> read = account_->ReadHead(device_, &tag);
   if (read.status().code() == StatusCode::kNotFound) {
     // A revoked device's head is removed with it.
-    Result<pb::DeviceList> list = account_->LoadDevices();
-    if (list.ok()) {
-      Result<pb::Device> now =
-          FindDevice(*list, HexEncode(AsBytes(device_.device_id())));
-      if (now.ok() && now->status() != pb::DEVICE_STATUS_ACTIVE) {
-        return Status::PermissionDenied(
-            "device " + now->name() + " was revoked; it is no longer followed");
-      }
+    ASSIGN_OR_RETURN(pb::DeviceList list, account_->LoadDevices());
+    const pb::Device* now = FindById(list, device_.device_id());
+    if (now != nullptr && now->status() != pb::DEVICE_STATUS_ACTIVE) {
+      return Status::PermissionDenied("device " + now->name() +
+                                      " was revoked; it is no longer followed");
     }
+    FollowResult waiting;
+    waiting.no_head = true;
+    return waiting;
   }
   RETURN_IF_ERROR(read.status());
   std::optional<pb::Head> head = std::move(*read);
   if (!head.has_value()) return FollowResult{};
   // A new head: the device may have been revoked since the list was read.
   ASSIGN_OR_RETURN(pb::DeviceList list, account_->LoadDevices());
-  ASSIGN_OR_RETURN(pb::Device now,
-                   FindDevice(list, HexEncode(AsBytes(device_.device_id()))));
-  if (now.status() != pb::DEVICE_STATUS_ACTIVE) {
-    return Status::PermissionDenied("device " + now.name() +
+  const pb::Device* now = FindById(list, device_.device_id());
+  if (now == nullptr) {
+    return Status::NotFound("device " + device_.name() +
+                            " is no longer in the account's device list");
+  }
+  if (now->status() != pb::DEVICE_STATUS_ACTIVE) {
+    return Status::PermissionDenied("device " + now->name() +
                                     " was revoked; it is no longer followed");
   }
   ASSIGN_OR_RETURN(FollowResult result, Materialize(*head));

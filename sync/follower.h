@@ -6,8 +6,8 @@
 //
 // A poll reads the device's head with a conditional request; only a new
 // head costs more. Materialising fetches only the blobs the target lacks:
-// a file's previous version (recorded in a manifest beside the index
-// cache) supplies every blob it still has, and trees and zstd dictionaries
+// a file's previous version (recorded in a manifest in the device's home)
+// supplies every blob it still has, and trees and zstd dictionaries
 // are kept in a local blob cache. Each changed file is written beside its
 // old version under a temporary name, synced, and renamed over it, so a
 // reader (the chat app) never sees a half-applied database. Names from the
@@ -28,7 +28,7 @@ namespace chatvault::sync {
 
 struct FollowOptions {
   std::string target;     // created if missing
-  std::string cache_dir;  // index cache, blob cache and manifests
+  std::string cache_dir;  // index cache and blob cache (trees, dictionaries)
   // Replace files in the target that no sync wrote (otherwise they are
   // AlreadyExists). Directories are always merged into.
   bool overwrite = false;
@@ -36,6 +36,7 @@ struct FollowOptions {
 
 struct FollowResult {
   bool changed = false;  // a new head was materialised
+  bool no_head = false;  // the device has published nothing yet
   pb::Head head;         // the head seen (when one was read)
   uint64_t files_written = 0;
   uint64_t files_removed = 0;

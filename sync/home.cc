@@ -224,6 +224,7 @@ Result<pb::RepositoryState> LoadRepositoryState(const std::string& home,
 Status UpdateRepositoryState(
     const std::string& home, ByteView repository_id,
     const std::function<Status(pb::RepositoryState&)>& update) {
+  RETURN_IF_ERROR(MakeDir(home));
   RETURN_IF_ERROR(MakeDir(home + kReposDir));
   const std::string path = StatePath(home, repository_id);
   const std::string lock_path = path + ".lock";

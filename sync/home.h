@@ -2,8 +2,10 @@
 // of each repository it uses (docs/sync-protocol.md section 2).
 //
 //   <home>/device              this installation's identity keys, 0600
-//   <home>/repos/<repo id>     pinned account key, highest versions seen,
-//                              followed devices; 0600
+//   <home>/repos/<repo id>     pinned account key, highest versions and
+//                              write epoch seen, followed devices; 0600
+//   <home>/sync/<repo id>/     what each sync wrote in its target
+//                              (sync/follower.h)
 //
 // Several homes on one machine are several devices, which is how tests and
 // benchmarks simulate an account's phone and its linked desktops.

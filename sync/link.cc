@@ -380,6 +380,9 @@ Result<JoinResult> Join(storage::Backend* backend, const std::string& home,
       backup::Repository::OpenWithDevice(backend, identity.holder());
   const auto& verify = repo.ok() ? (*repo)->keys().account_verify_key()
                                  : std::optional<crypto::VerifyKey>();
+  if (!repo.ok() && repo.status().code() == StatusCode::kUnavailable) {
+    return repo.status();
+  }
   if (!repo.ok() ||
       AsChars((*repo)->keys().repository_id()) != reply.repository_id() ||
       !verify.has_value() ||
