@@ -281,20 +281,18 @@ Result<std::optional<pb::Head>> Account::ReadHead(const pb::Device& device,
                                                   std::string* tag) {
   const std::string name =
       std::string(kHeadsDir) + "/" + HexEncode(AsBytes(device.device_id()));
-  Result<Bytes> data = Status::OK();
   // The tag moves only once the head is verified: a head refused now
   // (a key epoch not yet known) is read again next time.
   std::string new_tag = tag != nullptr ? *tag : "";
-  if (tag != nullptr) {
-    Result<std::optional<Bytes>> changed =
-        repo_->backend()->LoadIfChanged(name, &new_tag);
-    if (changed.ok() && !changed->has_value()) {
-      return std::optional<pb::Head>();
-    }
-    data = changed.ok() ? Result<Bytes>(std::move(**changed))
-                        : Result<Bytes>(changed.status());
-  } else {
-    data = repo_->backend()->Load(name, 0, storage::kToEnd);
+  Result<Bytes> data = [&]() -> Result<Bytes> {
+    if (tag == nullptr) return repo_->backend()->Load(name, 0, storage::kToEnd);
+    ASSIGN_OR_RETURN(std::optional<Bytes> changed,
+                     repo_->backend()->LoadIfChanged(name, &new_tag));
+    // Unchanged: an empty result, told apart below by the tag.
+    return changed.has_value() ? std::move(*changed) : Bytes();
+  }();
+  if (data.ok() && tag != nullptr && new_tag == *tag) {
+    return std::optional<pb::Head>();
   }
   if (data.status().code() == StatusCode::kNotFound) {
     return Status::NotFound("device " + device.name() + " (" +

@@ -342,7 +342,7 @@ TEST_P(SyncTest, OneMessageReachesThreeFollowersCheaply) {
                         "'see you at eight', 0);");
   Publish();
   for (auto& f : followers) {
-    Result<FollowResult> r = Status::OK();
+    Result<FollowResult> r = Status::Unavailable("not polled");
     uint64_t loaded = LoadedDuring(f.get(), [&] { r = f->follower->Poll(); });
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE(r->changed);
