@@ -152,11 +152,13 @@ int RunSync(Context& ctx, const SyncArgs& args) {
       } else {
         ctx.out() << LocalTimeString(r->head.time_unix_ms()) << ": snapshot "
                   << Short(r->head.snapshot()) << " of " << device->name()
-                  << " applied: " << r->files_written << " files written ("
+                  << " applied: " << r->files_written
+                  << (r->files_written == 1 ? " file" : " files")
+                  << " written ("
                   << HumanBytes(static_cast<double>(r->bytes_written)) << "), "
                   << r->files_removed << " removed; " << r->blobs_fetched
                   << " blobs fetched, " << r->blobs_local
-                  << " taken from the previous version" << std::endl;
+                  << " already on this device" << std::endl;
       }
     } else if (!args.watch) {
       if (json) {

@@ -2,7 +2,8 @@
 # The end-to-end demo: builds chatvault, makes a small sample chat store (a
 # SQLite message database and a media folder), and on the embedded default
 # repository runs init, a backup, a day of chat activity, a second backup,
-# a restore, and a byte-for-byte verification. Everything happens in a
+# a restore, a byte-for-byte verification, then links a desktop device and
+# has it follow the store. Everything happens in a
 # temporary directory, which is removed afterwards (keep it with --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,3 +104,35 @@ fi
 repo_size=$(du -sh "$XDG_DATA_HOME/chatvault/repo" | cut -f1)
 store_size=$(du -sh "$store" | cut -f1)
 echo "   chat store $store_size, repository $repo_size after two snapshots (encrypted, deduplicated, compressed)"
+
+step "9. Link a desktop (its own home, no passphrase) and follow the phone's chat store"
+desktop=(env -u CHATVAULT_PASSWORD CHATVAULT_HOME="$demo/desktop" CHATVAULT_CACHE_DIR="$demo/desktop-cache" "$cv")
+"${desktop[@]}" --json device join --name desktop --no-qr >"$demo/join.log" 2>&1 &
+join_pid=$!
+code=""
+for _ in $(seq 300); do
+  code=$(sed -n 's/.*"code":"\([^"]*\)".*/\1/p' "$demo/join.log")
+  [[ -n "$code" ]] && break
+  sleep 0.05
+done
+echo "   link code shown by the desktop: $code"
+"$cv" device link --yes <<<"$code" | sed 's/^/   phone: /'
+wait "$join_pid"
+phone=$("$cv" --json device list | sed -n 's/.*"id":"\([0-9a-f]\{12\}\)[^"]*","kind":"phone".*/\1/p')
+[[ -n "$phone" ]] || phone=$(hostname)
+"${desktop[@]}" sync --from "$phone" --target "$demo/desktop-chats" | sed 's/^/   desktop: /'
+python3 - "$store/msgstore.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO message VALUES(NULL, 3, 1, 'demo-new-message', 1800000000000, 0, 'on my way')")
+db.commit()
+PY
+"$cv" -q sync push "$store"
+"${desktop[@]}" sync --from "$phone" --target "$demo/desktop-chats" | sed 's/^/   desktop, after one new message: /'
+if diff -r "$store" "$demo/desktop-chats" >/dev/null; then
+  echo "   the desktop's copy is byte-for-byte identical to the phone's chat store"
+else
+  echo "   MISMATCH between the chat store and the desktop's copy" >&2
+  exit 1
+fi
+"$cv" device list | sed 's/^/   /'
