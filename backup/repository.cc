@@ -325,15 +325,18 @@ Result<std::string> Repository::AddDeviceHolder(
   return name;
 }
 
-Status Repository::RemoveDeviceHolder(const std::string& name) {
+Status Repository::Unlist(const std::string& name) {
   RETURN_IF_ERROR(LoadConfig());
   pb::Config config = config_;
   auto* holders = config.mutable_holders();
   auto it = std::find(holders->begin(), holders->end(), name);
-  if (it != holders->end()) {
-    holders->erase(it);
-    RETURN_IF_ERROR(SaveConfig(std::move(config)));
-  }
+  if (it == holders->end()) return Status::OK();
+  holders->erase(it);
+  return SaveConfig(std::move(config));
+}
+
+Status Repository::RemoveDeviceHolder(const std::string& name) {
+  RETURN_IF_ERROR(Unlist(name));
   return backend_->Remove(name);
 }
 
@@ -342,14 +345,7 @@ Result<uint32_t> Repository::RevokeHolder(const std::string& name) {
     return Status::InvalidArgument(
         "a session cannot revoke the holder it opened with");
   }
-  RETURN_IF_ERROR(LoadConfig());
-  pb::Config config = config_;
-  auto* holders = config.mutable_holders();
-  auto it = std::find(holders->begin(), holders->end(), name);
-  if (it != holders->end()) {
-    holders->erase(it);
-    RETURN_IF_ERROR(SaveConfig(std::move(config)));
-  }
+  RETURN_IF_ERROR(Unlist(name));
   // The remaining holders get a new epoch; the revoked one keeps only what
   // it had. Its key object goes last, so that an interruption leaves it
   // merely unlisted (and so never given a key again).

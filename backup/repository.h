@@ -151,6 +151,8 @@ class Repository {
       const std::function<Result<crypto::BoxKeyPair>(const pb::KeyObject&)>&
           holder);
   Status LoadConfig();
+  // Removes `name` from the stored config's holders, if it is there.
+  Status Unlist(const std::string& name);
   // PermissionDenied unless this session holds the account signing key.
   Status RequireAccountKey(std::string_view what) const;
   // Seals `config` under epoch 0 and overwrites the stored one.

@@ -165,15 +165,11 @@ int RunLink(Context& ctx, const LinkArgs& args) {
         "linking needs a person to compare the codes both devices show: run "
         "on a terminal, or pass --yes after comparing them otherwise"));
   }
-  Result<std::unique_ptr<backup::Repository>> repo =
-      ctx.OpenRepository(/*account_key=*/true);
-  if (!repo.ok()) return Fail(repo.status());
-  Result<sync::DeviceIdentity> identity =
-      sync::DeviceIdentity::LoadOrCreate(ctx.home());
-  if (!identity.ok()) return Fail(identity.status());
-  Result<sync::Account> account =
-      sync::Account::Open(repo->get(), ctx.home(), &*identity);
-  if (!account.ok()) return Fail(account.status());
+  DeviceSession session;
+  if (Status s = session.Open(ctx, /*account_key=*/true); !s.ok()) {
+    return Fail(s);
+  }
+  sync::Account* account = session.account.get();
   // This device joins the list too, so that the list names who added whom.
   if (Status s = account->EnsureRegistered("").status(); !s.ok()) {
     return Fail(s);
@@ -211,14 +207,10 @@ int RunLink(Context& ctx, const LinkArgs& args) {
 }
 
 int RunList(Context& ctx) {
-  Result<std::unique_ptr<backup::Repository>> repo = ctx.OpenRepository();
-  if (!repo.ok()) return Fail(repo.status());
-  Result<sync::DeviceIdentity> identity =
-      sync::DeviceIdentity::LoadOrCreate(ctx.home());
-  if (!identity.ok()) return Fail(identity.status());
-  Result<sync::Account> account =
-      sync::Account::Open(repo->get(), ctx.home(), &*identity);
-  if (!account.ok()) return Fail(account.status());
+  DeviceSession session;
+  if (Status s = session.Open(ctx); !s.ok()) return Fail(s);
+  sync::Account* account = session.account.get();
+  const sync::DeviceIdentity* identity = session.identity.get();
   Result<pb::DeviceList> list = account->LoadDevices();
   if (!list.ok()) return Fail(list.status());
   nlohmann::json rows = nlohmann::json::array();
@@ -274,15 +266,11 @@ int RunList(Context& ctx) {
 }
 
 int RunRevoke(Context& ctx, const RevokeArgs& args) {
-  Result<std::unique_ptr<backup::Repository>> repo =
-      ctx.OpenRepository(/*account_key=*/true);
-  if (!repo.ok()) return Fail(repo.status());
-  Result<sync::DeviceIdentity> identity =
-      sync::DeviceIdentity::LoadOrCreate(ctx.home());
-  if (!identity.ok()) return Fail(identity.status());
-  Result<sync::Account> account =
-      sync::Account::Open(repo->get(), ctx.home(), &*identity);
-  if (!account.ok()) return Fail(account.status());
+  DeviceSession session;
+  if (Status s = session.Open(ctx, /*account_key=*/true); !s.ok()) {
+    return Fail(s);
+  }
+  sync::Account* account = session.account.get();
   Result<pb::DeviceList> list = account->LoadDevices();
   if (!list.ok()) return Fail(list.status());
   Result<pb::Device> device = sync::FindDevice(*list, args.device);
@@ -290,7 +278,7 @@ int RunRevoke(Context& ctx, const RevokeArgs& args) {
   Result<uint32_t> epoch = sync::Revoke(*account, *device);
   if (!epoch.ok()) return Fail(epoch.status());
   // This device must not accept the old epoch again.
-  sync::CheckWriteEpoch(ctx.home(), repo->get()).IgnoreError();
+  sync::CheckWriteEpoch(ctx.home(), session.repo.get()).IgnoreError();
   if (ctx.options().json) {
     std::cout << nlohmann::json{{"type", "revoked"},
                                 {"device",

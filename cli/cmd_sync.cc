@@ -38,33 +38,11 @@ std::string Short(const std::string& id) {
   return HexEncode(AsBytes(id)).substr(0, 8);
 }
 
-// One session of a linked device on the repository, reopened when a new
-// key epoch appears.
-struct Session {
-  std::unique_ptr<backup::Repository> repo;
-  std::unique_ptr<sync::DeviceIdentity> identity;
-  std::unique_ptr<sync::Account> account;
-
-  Status Open(Context& ctx) {
-    ASSIGN_OR_RETURN(repo, ctx.OpenRepository());
-    if (!identity) {
-      ASSIGN_OR_RETURN(sync::DeviceIdentity id,
-                       sync::DeviceIdentity::LoadOrCreate(ctx.home()));
-      identity = std::make_unique<sync::DeviceIdentity>(std::move(id));
-    }
-    ASSIGN_OR_RETURN(
-        sync::Account a,
-        sync::Account::Open(repo.get(), ctx.home(), identity.get()));
-    account = std::make_unique<sync::Account>(std::move(a));
-    return Status::OK();
-  }
-};
-
 int RunSync(Context& ctx, const SyncArgs& args) {
   if (args.interval_s < 0.1 || args.interval_s > 86400) {
     return Fail(Status::InvalidArgument("--interval is 0.1 to 86400 seconds"));
   }
-  Session session;
+  DeviceSession session;
   if (Status s = session.Open(ctx); !s.ok()) return Fail(s);
   Result<pb::DeviceList> list = session.account->LoadDevices();
   if (!list.ok()) return Fail(list.status());
@@ -208,6 +186,19 @@ int RunPush(Context& ctx, const PushArgs& args) {
 }
 
 }  // namespace
+
+Status DeviceSession::Open(Context& ctx, bool account_key) {
+  ASSIGN_OR_RETURN(repo, ctx.OpenRepository(account_key));
+  if (!identity) {
+    ASSIGN_OR_RETURN(sync::DeviceIdentity id,
+                     sync::DeviceIdentity::LoadOrCreate(ctx.home()));
+    identity = std::make_unique<sync::DeviceIdentity>(std::move(id));
+  }
+  ASSIGN_OR_RETURN(sync::Account a,
+                   sync::Account::Open(repo.get(), ctx.home(), identity.get()));
+  account = std::make_unique<sync::Account>(std::move(a));
+  return Status::OK();
+}
 
 Result<pb::Head> PublishSnapshot(Context& ctx, backup::Repository* repo,
                                  const std::string& snapshot_id,

@@ -8,6 +8,7 @@
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "proto/sync.pb.h"
+#include "sync/account.h"
 
 namespace chatvault::cli {
 
@@ -27,6 +28,18 @@ void AddPruneCommand(CLI::App& app, Context& ctx, int& exit_code);
 void AddDeviceCommands(CLI::App& app, Context& ctx, int& exit_code);
 // sync (follow a device) and sync push.
 void AddSyncCommand(CLI::App& app, Context& ctx, int& exit_code);
+// This device's session on the repository: what device and sync commands
+// need. Open again to learn a key epoch added since.
+struct DeviceSession {
+  std::unique_ptr<backup::Repository> repo;
+  std::unique_ptr<sync::DeviceIdentity> identity;
+  std::unique_ptr<sync::Account> account;
+
+  // With `account_key`, the passphrase or recovery code opens it (see
+  // Context::OpenRepository).
+  Status Open(Context& ctx, bool account_key = false);
+};
+
 // Publishes `snapshot_id` (of `paths`) as this device's head, registering
 // the device in the account's list first if needed.
 Result<pb::Head> PublishSnapshot(Context& ctx, backup::Repository* repo,
