@@ -19,8 +19,9 @@ enum ExitCode : int {
   kExitPartialBackup = 3,
   kExitNotFound = 10,           // repository (or snapshot) does not exist
   kExitLocked = 11,             // repository locked by another operation
-  kExitPermissionDenied = 12,   // wrong passphrase or recovery code, or
-                                // the storage refused the credentials
+  kExitPermissionDenied = 12,   // wrong passphrase or recovery code, the
+                                // storage refused the credentials, or
+                                // this device was revoked
   kExitCorruption = 13,         // data damaged or tampered with
   kExitUnavailable = 14,        // temporary failure; retry later
   kExitResourceExhausted = 15,  // disk full, quota, memory
