@@ -130,6 +130,17 @@ Status CopyRange(int in, uint64_t from, int out, uint64_t to, uint64_t length,
   return Status::OK();
 }
 
+// Whether `st` is the file a sync wrote and recorded as `f`: same inode,
+// size, mtime and ctime (which no write can keep).
+bool SameFile(const struct stat& st, const pb::SyncedFile& f) {
+  return f.inode() != 0 && st.st_dev == f.device() && st.st_ino == f.inode() &&
+         static_cast<uint64_t>(st.st_size) == f.size() &&
+         st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec ==
+             f.mtime_ns() &&
+         st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec ==
+             f.ctime_ns();
+}
+
 // Blobs already on this device: in the previous versions of the files
 // being rewritten, and in the blob cache (trees, dictionaries).
 class LocalBlobs : public backup::BlobStore::LocalSource {
@@ -536,16 +547,6 @@ class Materializer {
     return true;
   }
 
-  static bool SameFile(const struct stat& st, const pb::SyncedFile& f) {
-    return f.inode() != 0 && st.st_dev == f.device() &&
-           st.st_ino == f.inode() &&
-           static_cast<uint64_t>(st.st_size) == f.size() &&
-           st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec ==
-               f.mtime_ns() &&
-           st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec ==
-               f.ctime_ns();
-  }
-
   // Writes `node`'s content to `fd`: blobs in `trusted` are copied from
   // `old_fd` (runs of them in one copy), the others read from the store.
   Status WriteFile(
@@ -712,6 +713,20 @@ class Materializer {
   FollowResult result_;
 };
 
+// Whether every file the manifest lists is in the target as the sync left
+// it (a stat each; nothing is written, so following a symlink on the way
+// is harmless here).
+bool TargetMatches(const pb::SyncManifest& manifest, int target_fd) {
+  for (const pb::SyncedFile& f : manifest.files()) {
+    struct stat st;
+    if (::fstatat(target_fd, f.path().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || !SameFile(st, f)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 const pb::Device* FindById(const pb::DeviceList& list, const std::string& id) {
   for (const pb::Device& d : list.devices()) {
     if (d.device_id() == id) return &d;
@@ -839,6 +854,13 @@ Result<FollowResult> Follower::Materialize(const pb::Head& head) {
       ::open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!target.valid()) {
     return StatusFromErrno(errno, "cannot open " + options_.target);
+  }
+  // Something changed the target behind the manifest's back (a file
+  // removed or rewritten): walk every directory again, checking each file,
+  // instead of trusting unchanged trees.
+  if (!TargetMatches(old, target.get())) {
+    old.clear_dirs();
+    old.clear_snapshot();
   }
   if (old.snapshot() == head.snapshot()) {
     RETURN_IF_ERROR(account_->NoteHeadSeen(head));

@@ -465,6 +465,22 @@ TEST_P(SyncTest, LinkedDeviceCannotChangeTheAccountKeys) {
   EXPECT_TRUE((*repo)->keys().account().has_value());
 }
 
+TEST_P(SyncTest, FileRemovedFromTheTargetComesBack) {
+  Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  ASSERT_TRUE(laptop->follower->Poll().ok());
+  fs::remove(laptop->target + "/Media/IMG_2.jpg");
+  // Nothing new was published; a new sync still notices the target is not
+  // what it left, and puts back only what is missing.
+  laptop->follower.reset();
+  ASSERT_NO_FATAL_FAILURE(Reopen(laptop.get()));
+  Result<FollowResult> r = laptop->follower->Poll();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->files_written, 1u);
+  EXPECT_EQ(Diff(ReadTree(laptop->target), ReadTree(store_)), "");
+}
+
 TEST_P(SyncTest, FilesRemovedAndAddedFollow) {
   Publish();
   auto laptop = NewDevice("laptop");
