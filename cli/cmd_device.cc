@@ -151,7 +151,7 @@ int RunLink(Context& ctx, const LinkArgs& args) {
     }
   } wipe{code};
   if (::isatty(STDIN_FILENO)) {
-    std::cout << "Link code shown by the new device: " << std::flush;
+    std::cerr << "Link code shown by the new device: " << std::flush;
   }
   if (!std::getline(std::cin, code) || code.empty()) {
     return Fail(Status::InvalidArgument(
