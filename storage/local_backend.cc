@@ -11,34 +11,13 @@
 #include <vector>
 
 #include "base/errno.h"
+#include "base/fd.h"
 #include "crypto/random.h"
 
 namespace chatvault::storage {
 namespace {
 
 constexpr const char* kTmpDir = ".tmp";
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now, reporting the error close(2) may carry for writes.
-  Status Close(const std::string& what) {
-    int fd = fd_;
-    fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) return StatusFromErrno(errno, what);
-    return Status::OK();
-  }
-
- private:
-  int fd_;
-};
 
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
