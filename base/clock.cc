@@ -33,4 +33,11 @@ std::string LocalTimeString(uint64_t unix_ms) {
   return buf;
 }
 
+uint64_t UnixMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 }  // namespace chatvault

@@ -60,6 +60,9 @@ class FakeClock : public Clock {
   std::atomic<int64_t> wall_base_{0};
 };
 
+// The wall-clock time as Unix milliseconds.
+uint64_t UnixMs();
+
 // "2026-11-26 09:30:00": a Unix time in milliseconds, in local time.
 std::string LocalTimeString(uint64_t unix_ms);
 

@@ -36,16 +36,6 @@ struct RevokeArgs {
   std::string device;
 };
 
-std::string Short(const std::string& id) {
-  return HexEncode(AsBytes(id)).substr(0, 8);
-}
-
-std::string Hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "device";
-  return buf;
-}
-
 // Asks on the terminal whether the other device shows `sas`.
 bool ConfirmOnTerminal(const std::string& sas) {
   FILE* tty = std::fopen("/dev/tty", "r+");
@@ -81,7 +71,7 @@ int RunJoin(Context& ctx, const JoinArgs& args) {
   const bool show_qr =
       !args.no_qr && !json && (args.qr || ::isatty(STDOUT_FILENO));
   sync::JoinOptions options;
-  options.name = args.name.empty() ? Hostname() : args.name;
+  options.name = args.name.empty() ? sync::DefaultDeviceName() : args.name;
   options.kind = kind;
   options.valid_for = std::chrono::seconds(expires);
   options.on_code = [&](const std::string& code) {
@@ -175,7 +165,7 @@ int RunLink(Context& ctx, const LinkArgs& args) {
     return Fail(s);
   }
   sync::LinkOptions options;
-  options.linker_name = Hostname();
+  options.linker_name = sync::DefaultDeviceName();
   options.confirm = [&](const std::string& sas) {
     if (json) {
       std::cout << nlohmann::json{{"type", "sas"}, {"sas", sas}}.dump()
@@ -198,7 +188,7 @@ int RunLink(Context& ctx, const LinkArgs& args) {
         << std::endl;
   } else {
     std::cout << "Linked " << r->device.name() << " ("
-              << Short(r->device.device_id()) << ", "
+              << sync::ShortId(r->device.device_id()) << ", "
               << sync::DeviceKindName(r->device.kind())
               << "): it can now open the repository and follow this "
                  "account's devices.\n";
@@ -226,7 +216,8 @@ int RunList(Context& ctx) {
       Result<std::optional<pb::Head>> h = account->ReadHead(d);
       if (h.ok() && h->has_value()) {
         head_ms = (*h)->time_unix_ms();
-        head = LocalTimeString(head_ms) + " (" + Short((*h)->snapshot()) + ")";
+        head = LocalTimeString(head_ms) + " (" +
+               sync::ShortId((*h)->snapshot()) + ")";
       } else if (!h.ok() && h.status().code() != StatusCode::kNotFound) {
         head_error = std::string(h.status().message());
         head = "unreadable: " + head_error;
@@ -247,7 +238,8 @@ int RunList(Context& ctx) {
                       {"head_error", head_error}});
     } else {
       std::printf("%-8s  %-20s  %-7s  %-7s  %-19s  %s%s\n",
-                  Short(d.device_id()).c_str(), d.name().substr(0, 20).c_str(),
+                  sync::ShortId(d.device_id()).c_str(),
+                  d.name().substr(0, 20).c_str(),
                   sync::DeviceKindName(d.kind()).c_str(), status.c_str(),
                   LocalTimeString(d.added_unix_ms()).c_str(), head.c_str(),
                   self ? "  (this device)" : "");
@@ -288,7 +280,8 @@ int RunRevoke(Context& ctx, const RevokeArgs& args) {
               << "\n";
   } else {
     std::cout << "Revoked " << device->name() << " ("
-              << Short(device->device_id()) << "): new data is sealed under "
+              << sync::ShortId(device->device_id())
+              << "): new data is sealed under "
               << "key epoch " << *epoch
               << ", which it does not hold. What it downloaded before stays "
                  "with it.\n";

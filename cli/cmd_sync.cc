@@ -34,10 +34,6 @@ struct PushArgs {
   std::string path;
 };
 
-std::string Short(const std::string& id) {
-  return HexEncode(AsBytes(id)).substr(0, 8);
-}
-
 int RunSync(Context& ctx, const SyncArgs& args) {
   if (args.interval_s < 0.1 || args.interval_s > 86400) {
     return Fail(Status::InvalidArgument("--interval is 0.1 to 86400 seconds"));
@@ -64,8 +60,8 @@ int RunSync(Context& ctx, const SyncArgs& args) {
     ::sigaction(SIGTERM, &sa, nullptr);
     if (!json) {
       ctx.out() << "Following " << device->name() << " ("
-                << Short(device->device_id()) << ") into " << args.target
-                << "; Ctrl-C stops\n";
+                << sync::ShortId(device->device_id()) << ") into "
+                << args.target << "; Ctrl-C stops\n";
     }
   }
   bool reopened = false;
@@ -129,8 +125,8 @@ int RunSync(Context& ctx, const SyncArgs& args) {
                   << std::endl;
       } else {
         ctx.out() << LocalTimeString(r->head.time_unix_ms()) << ": snapshot "
-                  << Short(r->head.snapshot()) << " of " << device->name()
-                  << " applied: " << r->files_written
+                  << sync::ShortId(r->head.snapshot()) << " of "
+                  << device->name() << " applied: " << r->files_written
                   << (r->files_written == 1 ? " file" : " files")
                   << " written ("
                   << HumanBytes(static_cast<double>(r->bytes_written)) << "), "

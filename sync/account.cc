@@ -13,13 +13,6 @@ namespace {
 
 using backup::ObjectType;
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 Bytes SignedBytes(std::string_view domain, uint64_t version, ByteView body) {
   Bytes out = ToBytes(domain);
   out.push_back(std::byte{0});
@@ -30,17 +23,11 @@ Bytes SignedBytes(std::string_view domain, uint64_t version, ByteView body) {
   return out;
 }
 
-std::string Hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "device";
-  return buf;
-}
+}  // namespace
 
-std::string Short(std::string_view id) {
+std::string ShortId(std::string_view id) {
   return HexEncode(AsBytes(id)).substr(0, 8);
 }
-
-}  // namespace
 
 Bytes DeviceListSignedBytes(uint64_t version, ByteView list) {
   return SignedBytes("chatvault/v1/device-list", version, list);
@@ -154,7 +141,7 @@ Result<pb::DeviceList> Account::LoadDevices() {
         crypto::VerifyKey::FromBytes(AsBytes(d.identity_key()));
     if (!key.ok() || AsChars(DeviceIdFor(*key)) != d.device_id()) {
       return Status::Corruption("the device list names device " +
-                                Short(d.device_id()) +
+                                ShortId(d.device_id()) +
                                 " with an ID that is not its key's");
     }
   }
@@ -186,7 +173,7 @@ Status Account::SaveDevices(pb::DeviceList& list) {
   ASSIGN_OR_RETURN(pb::RepositoryState state, LoadRepositoryState(home_, id));
   list.set_repository_id(std::string(AsChars(id)));
   list.set_version(std::max(list.version(), state.device_list_version()) + 1);
-  list.set_time_unix_ms(NowMs());
+  list.set_time_unix_ms(UnixMs());
   pb::SignedDeviceList signed_list;
   signed_list.set_list(list.SerializeAsString());
   crypto::Signature sig = account->Sign(
@@ -208,7 +195,7 @@ Result<pb::Device> Account::EnsureRegistered(const std::string& name) {
     if (d.device_id() != AsChars(identity_->device_id())) continue;
     if (d.status() != pb::DEVICE_STATUS_ACTIVE) {
       return Status::PermissionDenied(
-          "this device (" + Short(d.device_id()) +
+          "this device (" + ShortId(d.device_id()) +
           ") was revoked from the account; link it again with `chatvault "
           "device join`");
     }
@@ -222,12 +209,12 @@ Result<pb::Device> Account::EnsureRegistered(const std::string& name) {
   }
   pb::Device* d = list.add_devices();
   d->set_device_id(std::string(AsChars(identity_->device_id())));
-  d->set_name(name.empty() ? Hostname() : name);
+  d->set_name(name.empty() ? DefaultDeviceName() : name);
   d->set_kind(pb::DEVICE_KIND_PHONE);
   d->set_identity_key(
       std::string(AsChars(identity_->identity().verify_key().bytes())));
   d->set_status(pb::DEVICE_STATUS_ACTIVE);
-  d->set_added_unix_ms(NowMs());
+  d->set_added_unix_ms(UnixMs());
   pb::Device added = *d;
   RETURN_IF_ERROR(SaveDevices(list));
   return added;
@@ -245,7 +232,7 @@ Result<pb::Head> Account::PublishHead(std::string_view snapshot_id,
   // Versions only grow: above the stored head, above what this device
   // published last, and at least the time, so that a device whose state
   // was lost still publishes above what followers saw.
-  uint64_t version = std::max(state.head_version() + 1, NowMs());
+  uint64_t version = std::max(state.head_version() + 1, UnixMs());
   Result<std::optional<pb::Head>> stored = ReadHead(self);
   if (stored.ok() && stored->has_value()) {
     version = std::max(version, (*stored)->version() + 1);
@@ -260,7 +247,7 @@ Result<pb::Head> Account::PublishHead(std::string_view snapshot_id,
   head.set_version(version);
   head.set_snapshot(std::string(AsChars(snapshot)));
   for (const std::string& p : paths) head.add_paths(p);
-  head.set_time_unix_ms(NowMs());
+  head.set_time_unix_ms(UnixMs());
   pb::SignedHead signed_head;
   signed_head.set_head(head.SerializeAsString());
   crypto::Signature sig = identity_->identity().Sign(
@@ -296,7 +283,7 @@ Result<std::optional<pb::Head>> Account::ReadHead(const pb::Device& device,
   }
   if (data.status().code() == StatusCode::kNotFound) {
     return Status::NotFound("device " + device.name() + " (" +
-                            Short(device.device_id()) +
+                            ShortId(device.device_id()) +
                             ") has published nothing yet");
   }
   RETURN_IF_ERROR(data.status());
@@ -308,7 +295,7 @@ Result<std::optional<pb::Head>> Account::ReadHead(const pb::Device& device,
 Result<pb::Head> Account::VerifyHead(const pb::Device& device,
                                      ByteView object) {
   const std::string what = "the head of device " + device.name() + " (" +
-                           Short(device.device_id()) + ")";
+                           ShortId(device.device_id()) + ")";
   if (device.device_id().size() != kDeviceIdBytes) {
     return Status::Corruption("a device in the list has a malformed ID");
   }
@@ -350,7 +337,7 @@ Result<pb::Head> Account::VerifyHead(const pb::Device& device,
   }
   if (device.status() != pb::DEVICE_STATUS_ACTIVE) {
     return Status::PermissionDenied(
-        "device " + device.name() + " (" + Short(device.device_id()) +
+        "device " + device.name() + " (" + ShortId(device.device_id()) +
         ") was revoked; its heads are no longer followed");
   }
   ASSIGN_OR_RETURN(pb::RepositoryState state,

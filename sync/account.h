@@ -33,6 +33,8 @@ Bytes DeviceListSignedBytes(uint64_t version, ByteView list);
 Bytes HeadSignedBytes(uint64_t version, ByteView head);
 
 std::string DeviceKindName(pb::DeviceKind kind);
+// The first 8 hex digits of a raw ID, as shown to people.
+std::string ShortId(std::string_view id);
 // "desktop", "web", "phone" → kind; UNSPECIFIED if unknown.
 pb::DeviceKind DeviceKindFromName(std::string_view name);
 

@@ -37,18 +37,6 @@ std::string RandomSuffix() {
   return HexEncode(b);
 }
 
-// Creates `dir` and its parents, and makes it private: it holds the
-// plaintext of trees and dictionaries.
-Status MakePrivateDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return StatusFromErrno(ec.value(), "creating " + dir);
-  if (::chmod(dir.c_str(), 0700) != 0) {
-    return StatusFromErrno(errno, "chmod " + dir);
-  }
-  return Status::OK();
-}
-
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }

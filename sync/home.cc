@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/clock.h"
 #include "base/errno.h"
 #include "base/fd.h"
 #include "crypto/blake2b.h"
@@ -20,28 +21,25 @@ namespace {
 constexpr char kIdentityFile[] = "/device";
 constexpr char kReposDir[] = "/repos";
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 void Wipe(std::string* s) {
   crypto::SecureZero(
       MutableByteView(reinterpret_cast<std::byte*>(s->data()), s->size()));
   s->clear();
 }
 
-Status MakeDir(const std::string& dir) {
+}  // namespace
+
+Status MakePrivateDir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return StatusFromErrno(ec.value(), "creating " + dir);
-  // The home holds keys: only its owner may look inside.
+  // Only its owner may look inside: homes hold keys, caches plaintext.
   if (::chmod(dir.c_str(), 0700) != 0)
     return StatusFromErrno(errno, "chmod " + dir);
   return Status::OK();
 }
+
+namespace {
 
 // Reads a whole file that must be the owner's alone.
 Result<std::string> ReadPrivateFile(const std::string& path) {
@@ -117,6 +115,12 @@ std::string StatePath(const std::string& home, ByteView repository_id) {
 
 }  // namespace
 
+std::string DefaultDeviceName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "device";
+  return buf;
+}
+
 std::string DefaultHome() {
   if (const char* c = std::getenv("CHATVAULT_HOME"); c && *c) return c;
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && x[0] == '/') {
@@ -143,7 +147,7 @@ Result<DeviceIdentity> DeviceIdentity::Load(const std::string& home) {
 Result<DeviceIdentity> DeviceIdentity::LoadOrCreate(const std::string& home) {
   Result<DeviceIdentity> existing = Load(home);
   if (existing.status().code() != StatusCode::kNotFound) return existing;
-  RETURN_IF_ERROR(MakeDir(home));
+  RETURN_IF_ERROR(MakePrivateDir(home));
   crypto::SecretBytes identity_seed = crypto::SecretBytes::Random(32);
   crypto::SecretBytes holder_seed = crypto::SecretBytes::Random(32);
   ASSIGN_OR_RETURN(crypto::SigningKey identity,
@@ -153,7 +157,7 @@ Result<DeviceIdentity> DeviceIdentity::LoadOrCreate(const std::string& home) {
       std::string(AsChars(DeviceIdFor(identity.verify_key()))));
   record.set_identity_seed(std::string(identity_seed.chars()));
   record.set_holder_seed(std::string(holder_seed.chars()));
-  record.set_created_unix_ms(NowMs());
+  record.set_created_unix_ms(UnixMs());
   std::string wire = record.SerializeAsString();
   Wipe(record.mutable_identity_seed());
   Wipe(record.mutable_holder_seed());
@@ -224,8 +228,8 @@ Result<pb::RepositoryState> LoadRepositoryState(const std::string& home,
 Status UpdateRepositoryState(
     const std::string& home, ByteView repository_id,
     const std::function<Status(pb::RepositoryState&)>& update) {
-  RETURN_IF_ERROR(MakeDir(home));
-  RETURN_IF_ERROR(MakeDir(home + kReposDir));
+  RETURN_IF_ERROR(MakePrivateDir(home));
+  RETURN_IF_ERROR(MakePrivateDir(home + kReposDir));
   const std::string path = StatePath(home, repository_id);
   const std::string lock_path = path + ".lock";
   Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -235,7 +239,13 @@ Status UpdateRepositoryState(
   }
   ASSIGN_OR_RETURN(pb::RepositoryState state,
                    LoadRepositoryState(home, repository_id));
+  const std::string before = state.SerializeAsString();
   RETURN_IF_ERROR(update(state));
+  // Most commands only confirm what is recorded: no write, no fsync.
+  if (state.SerializeAsString() == before &&
+      ::access(path.c_str(), F_OK) == 0) {
+    return Status::OK();
+  }
   ASSIGN_OR_RETURN(std::string tmp,
                    WriteTemporary(path, state.SerializeAsString()));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

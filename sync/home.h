@@ -33,6 +33,13 @@ inline constexpr size_t kDeviceIdBytes = 32;
 // ~/.config/chatvault.
 std::string DefaultHome();
 
+// This machine's host name, the default name of its device.
+std::string DefaultDeviceName();
+
+// Creates `dir` and its parents and makes it private (0700): what a home
+// or a sync cache holds is nobody else's.
+Status MakePrivateDir(const std::string& dir);
+
 // The device ID that belongs to an Ed25519 identity key: its BLAKE2b-256.
 Bytes DeviceIdFor(const crypto::VerifyKey& identity);
 
@@ -72,8 +79,8 @@ Result<pb::RepositoryState> LoadRepositoryState(const std::string& home,
                                                 ByteView repository_id);
 
 // Reads the state, lets `update` change it, and writes it back (synced,
-// atomically replaced), all under an exclusive lock. `update`'s error
-// leaves the file as it was and is returned.
+// atomically replaced) if it changed, all under an exclusive lock. `update`'s
+// error leaves the file as it was and is returned.
 Status UpdateRepositoryState(
     const std::string& home, ByteView repository_id,
     const std::function<Status(pb::RepositoryState&)>& update);
