@@ -699,6 +699,7 @@ Result<BackupResult> Backup(Repository* repo, const BackupOptions& options,
                                               : Chunker::Create(params, gear));
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    BlobStore::Open(repo, options.cache_dir));
+  store->set_target_pack_bytes(options.pack_bytes);
   std::vector<std::string> warnings;
   std::unique_ptr<FileCache> cache;
   if (!options.cache_dir.empty()) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/blob_store.h"
 #include "backup/repository.h"
 
 namespace chatvault::backup {
@@ -22,6 +23,9 @@ struct BackupOptions {
   // The file-change cache's directory (see backup/file_cache.h); empty:
   // read every file.
   std::string cache_dir;
+  // Packs close at this size; smaller than the default only in tests that
+  // need many packs from little data.
+  size_t pack_bytes = kTargetPackBytes;
 };
 
 struct BackupProgress {

@@ -216,10 +216,10 @@ Status BlobStore::Drain(bool all) {
     if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
     if (writer_->count() == 0) {
       // The largest pack: full, plus one more blob and the header.
-      writer_->Reserve(kTargetPackBytes + kMaxBlobBytes / 8);
+      writer_->Reserve(target_pack_bytes_ + kMaxBlobBytes / 8);
     }
     status = writer_->AddSealed(std::move(*s.blob));
-    if (status.ok() && writer_->size() >= kTargetPackBytes) {
+    if (status.ok() && writer_->size() >= target_pack_bytes_) {
       status = UploadPack();
     }
   }
@@ -333,7 +333,8 @@ Result<bool> BlobStore::AddFirst(pb::BlobType type, const crypto::Digest256& id,
   // a later one.
   if (!writer_) writer_.emplace(*repo_->keys().epoch_key(epoch_), epoch_);
   error_ = writer_->AddSealed(std::move(*blob));
-  if (error_.ok() && writer_->size() >= kTargetPackBytes) error_ = UploadPack();
+  if (error_.ok() && writer_->size() >= target_pack_bytes_)
+    error_ = UploadPack();
   RETURN_IF_ERROR(error_);
   return true;
 }

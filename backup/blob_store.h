@@ -68,6 +68,10 @@ class BlobStore {
   // Stops the workers; blobs not flushed are dropped.
   ~BlobStore();
 
+  // Packs close once they reach this size (default kTargetPackBytes);
+  // smaller packs only make tests reach many packs with little data.
+  void set_target_pack_bytes(size_t bytes) { target_pack_bytes_ = bytes; }
+
   bool Has(const crypto::Digest256& id) const;
   // The plaintext length of an indexed blob, from its index entry.
   std::optional<uint32_t> RawLength(const crypto::Digest256& id) const;
@@ -162,6 +166,7 @@ class BlobStore {
   }
 
  private:
+  size_t target_pack_bytes_ = kTargetPackBytes;
   // One or more blobs: `plaintext` cut into pieces of `piece` bytes (the
   // last may be shorter).
   struct Job {
