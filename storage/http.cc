@@ -229,6 +229,21 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
     }
     return StatusFromCurl(rc, error);
   }
+  // A response with neither a length nor chunked encoding ends where the
+  // connection does, and curl accepts one cut off inside its headers as
+  // complete: such a body cannot be told from a truncated one. S3 servers
+  // always send one or the other.
+  const long status = t.response.status;
+  if (request.method != "HEAD" && status != 204 && status != 304 &&
+      status >= 200 && t.response.Header("content-length").empty() &&
+      t.response.Header("transfer-encoding").find("chunked") ==
+          std::string::npos) {
+    curl_easy_cleanup(curl);
+    return Status::Unavailable(
+        "the response to " + request.method + " " + request.url +
+        " came without a length, so it may be incomplete (HTTP " +
+        std::to_string(status) + ")");
+  }
   Return(curl);
   return std::move(t.response);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crypto/blake2b.h"
+#include "storage/s3_xml.h"
 
 namespace chatvault::storage {
 namespace {
@@ -39,22 +40,9 @@ std::string ContentMd5(ByteView data) {
   return Base64(ByteView(reinterpret_cast<const std::byte*>(digest), len));
 }
 
-struct S3Error {
-  std::string code;
-  std::string message;
-};
-
-std::optional<S3Error> ParseError(const Bytes& body) {
-  pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size())) return std::nullopt;
-  pugi::xml_node err = doc.child("Error");
-  if (!err) return std::nullopt;
-  return S3Error{err.child_value("Code"), err.child_value("Message")};
-}
-
 // The Status for an S3 error response, with S3's code and message.
 Status ErrorStatus(const HttpResponse& r, std::string_view what) {
-  std::optional<S3Error> e = ParseError(r.body);
+  std::optional<S3Error> e = ParseS3Error(r.body);
   std::string code = e ? e->code : "";
   std::string detail =
       std::string(what) + ": S3 returned HTTP " + std::to_string(r.status);
@@ -92,7 +80,7 @@ Status ErrorStatus(const HttpResponse& r, std::string_view what) {
 bool IsRetryableResponse(const HttpResponse& r) {
   if (r.status >= 500 || r.status == 429) return true;
   if (r.status == 400) {
-    std::optional<S3Error> e = ParseError(r.body);
+    std::optional<S3Error> e = ParseS3Error(r.body);
     return e && (e->code == "RequestTimeout" || e->code == "SlowDown");
   }
   return false;
@@ -311,10 +299,7 @@ Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
   init.query = {{"uploads", ""}};
   ASSIGN_OR_RETURN(HttpResponse ir, Execute(init));
   if (ir.status != 200) return ErrorStatus(ir, "starting upload of " + key);
-  pugi::xml_document idoc;
-  idoc.load_buffer(ir.body.data(), ir.body.size());
-  std::string upload_id =
-      idoc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  std::string upload_id = ParseUploadId(ir.body);
   if (upload_id.empty()) {
     return Status::IOError("S3 did not return an upload ID for " + key);
   }
@@ -428,7 +413,7 @@ Result<std::optional<Bytes>> S3Backend::LoadIfChanged(std::string_view name,
   ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
   if (r.status == 304) return std::optional<Bytes>();
   if (r.status == 404) {
-    std::optional<S3Error> e = ParseError(r.body);
+    std::optional<S3Error> e = ParseS3Error(r.body);
     if (!e || e->code == "NoSuchKey") {
       return Status::NotFound("object '" + std::string(name) + "' not found");
     }
@@ -467,7 +452,7 @@ Result<Bytes> S3Backend::Load(std::string_view name, uint64_t offset,
   }
   ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
   if (r.status == 404) {
-    std::optional<S3Error> e = ParseError(r.body);
+    std::optional<S3Error> e = ParseS3Error(r.body);
     if (!e || e->code == "NoSuchKey") {
       return Status::NotFound("object '" + std::string(name) + "' not found");
     }
@@ -496,8 +481,13 @@ Result<Bytes> S3Backend::Load(std::string_view name, uint64_t offset,
     std::string cr = r.Header("content-range");
     size_t slash = cr.rfind('/');
     uint64_t total = 0;
-    if (slash != std::string::npos) {
-      std::from_chars(cr.data() + slash + 1, cr.data() + cr.size(), total);
+    if (slash == std::string::npos ||
+        std::from_chars(cr.data() + slash + 1, cr.data() + cr.size(), total)
+                .ec != std::errc()) {
+      // The header was lost with the end of the response: try again.
+      return Status::Unavailable("S3 answered GET " + req.key +
+                                 " without a usable Content-Range ('" + cr +
+                                 "')");
     }
     uint64_t n = 0;
     RETURN_IF_ERROR(CheckRange(name, total, offset, length, &n));
@@ -540,26 +530,8 @@ Status S3Backend::List(std::string_view prefix, const ListFn& fn) {
     if (!token.empty()) req.query.emplace_back("continuation-token", token);
     ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
     if (r.status != 200) return ErrorStatus(r, "listing " + key_prefix);
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size())) {
-      return Status::Corruption("S3 returned an unreadable listing");
-    }
-    pugi::xml_node result = doc.child("ListBucketResult");
-    for (pugi::xml_node c : result.children("Contents")) {
-      std::string key = c.child_value("Key");
-      if (key.size() <= strip) continue;
-      std::string name = key.substr(strip);
-      // Keys that cannot be object names were not written by chatvault.
-      if (!ValidateObjectName(name).ok()) continue;
-      uint64_t size = std::strtoull(c.child_value("Size"), nullptr, 10);
-      RETURN_IF_ERROR(fn(ObjectInfo{std::move(name), size}));
-    }
-    if (std::string_view(result.child_value("IsTruncated")) != "true") break;
-    token = result.child_value("NextContinuationToken");
-    if (token.empty()) {
-      return Status::Corruption(
-          "S3 listing is truncated but has no continuation token");
-    }
+    RETURN_IF_ERROR(ParseListObjectsPage(r.body, strip, fn, &token));
+    if (token.empty()) break;
   }
   return Status::OK();
 }
@@ -596,15 +568,7 @@ Status S3Backend::RemoveMany(std::span<const std::string> names) {
     req.headers.emplace_back("content-type", "application/xml");
     ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
     if (r.status != 200) return ErrorStatus(r, "deleting objects");
-    pugi::xml_document result;
-    result.load_buffer(r.body.data(), r.body.size());
-    pugi::xml_node err = result.child("DeleteResult").child("Error");
-    if (err) {
-      return Status::IOError(std::string("S3 could not delete '") +
-                             err.child_value("Key") +
-                             "': " + err.child_value("Code") + " (" +
-                             err.child_value("Message") + ")");
-    }
+    RETURN_IF_ERROR(ParseDeleteResult(r.body));
   }
   return Status::OK();
 }
@@ -622,7 +586,7 @@ Status S3Backend::CreateBucket() {
   req.method = "PUT";
   ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
   if (r.status == 200) return Status::OK();
-  std::optional<S3Error> e = ParseError(r.body);
+  std::optional<S3Error> e = ParseS3Error(r.body);
   if (e && e->code == "BucketAlreadyOwnedByYou") {
     return Status::AlreadyExists("bucket '" + config_.bucket + "' exists");
   }
@@ -636,15 +600,7 @@ Result<int> S3Backend::CountMultipartUploads() {
   if (!config_.prefix.empty()) req.query.emplace_back("prefix", config_.prefix);
   ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
   if (r.status != 200) return ErrorStatus(r, "listing uploads");
-  pugi::xml_document doc;
-  doc.load_buffer(r.body.data(), r.body.size());
-  int n = 0;
-  for (pugi::xml_node u :
-       doc.child("ListMultipartUploadsResult").children("Upload")) {
-    (void)u;
-    ++n;
-  }
-  return n;
+  return CountMultipartUploadsIn(r.body);
 }
 
 }  // namespace chatvault::storage
