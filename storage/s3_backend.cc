@@ -224,7 +224,7 @@ Result<HttpResponse> S3Backend::Execute(const Request& req) {
     Status s;
     std::optional<Clock::Duration> retry_after;
     if (r.ok() && req.error_may_follow_ok && r->status == 200 &&
-        ParseError(r->body)) {
+        ParseS3Error(r->body)) {
       r->status = 500;
     }
     if (!r.ok()) {
