@@ -159,6 +159,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(
   constexpr int kMaxDerivations = 8;
   int derivations = 0;
   Status skipped;
+  int of_kind = 0;
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(Bytes data, backend->Load(name, 0, storage::kToEnd));
     pb::KeyObject object;
@@ -167,6 +168,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(
       continue;
     }
     if (object.kind() != kind) continue;
+    ++of_kind;
     if (++derivations > kMaxDerivations) {
       return Status::Corruption(
           "the repository at " + backend->Properties().location +
@@ -191,7 +193,17 @@ Result<std::unique_ptr<Repository>> Repository::Open(
     repo->opened_kind_ = kind;
     return repo;
   }
-  return skipped.ok() ? last : skipped;
+  if (!skipped.ok()) return skipped;
+  if (of_kind == 0 && kind == pb::HOLDER_KIND_PASSPHRASE) {
+    // Every passphrase key object is gone (or the repository was created
+    // without one): no passphrase can be right.
+    return Status::PermissionDenied(
+        "the repository at " + backend->Properties().location +
+        " has no passphrase key object (removed or damaged?); open it with "
+        "the recovery code, then set a passphrase with `chatvault key "
+        "passwd`");
+  }
+  return last;
 }
 
 Status Repository::LoadConfig() {

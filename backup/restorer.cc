@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "backup/blob_store.h"
@@ -679,6 +680,11 @@ Status ListSnapshot(
   return WalkTree(store.get(), crypto::Digest256FromBytes(snap.tree()), "", fn);
 }
 
+namespace {
+Result<RestoreResult> RestoreWith(BlobStore* store, const pb::Snapshot& snap,
+                                  const RestoreOptions& options);
+}  // namespace
+
 Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
                               const RestoreOptions& options) {
   if (options.skip_existing && options.overwrite) {
@@ -688,8 +694,31 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   pb::Snapshot snap;
   RETURN_IF_ERROR(
       repo->LoadObject(ObjectType::kSnapshot, "snapshots", snapshot_id, &snap));
+  // A damaged index object must not stop the files it does not list from
+  // restoring: it is skipped, and said so.
+  std::map<std::string, Status> damaged;
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
-                   BlobStore::Open(repo, options.cache_dir));
+                   BlobStore::Open(repo, options.cache_dir, &damaged));
+  Result<RestoreResult> result = RestoreWith(store.get(), snap, options);
+  if (damaged.empty()) return result;
+  if (!result.ok()) {
+    return Status(result.status().code(),
+                  std::string(result.status().message()) + " (" +
+                      std::to_string(damaged.size()) +
+                      " damaged index objects were skipped: run `chatvault "
+                      "check`)");
+  }
+  for (const auto& [name, status] : damaged) {
+    result->warnings.push_back("index object " + name +
+                               " was skipped: " + status.ToString());
+  }
+  return result;
+}
+
+namespace {
+
+Result<RestoreResult> RestoreWith(BlobStore* store, const pb::Snapshot& snap,
+                                  const RestoreOptions& options) {
   if (::mkdir(options.target.c_str(), 0700) != 0 && errno != EEXIST) {
     return StatusFromErrno(errno, "cannot create '" + options.target + "'");
   }
@@ -697,7 +726,7 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   if (target.get() < 0) {
     return StatusFromErrno(errno, "cannot open '" + options.target + "'");
   }
-  Restorer restorer(store.get(), options);
+  Restorer restorer(store, options);
   const crypto::Digest256 root = crypto::Digest256FromBytes(snap.tree());
   const auto start = std::chrono::steady_clock::now();
   // Messages first: the databases, complete and synced, then the rest.
@@ -722,5 +751,7 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   }
   return restorer.result();
 }
+
+}  // namespace
 
 }  // namespace chatvault::backup

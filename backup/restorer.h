@@ -69,6 +69,9 @@ struct RestoreResult {
   std::vector<std::string> kept;
   // With skip_existing: temporary files of an interrupted restore removed.
   uint64_t temporaries_removed = 0;
+  // Damage worked around: index objects that could not be read and were
+  // skipped (the files restored did not need them).
+  std::vector<std::string> warnings;
 };
 
 // Resolves "latest" or an ID prefix of at least 4 hex digits to a snapshot

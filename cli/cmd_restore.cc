@@ -64,6 +64,9 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   const double ready = ready_after(*r);
+  for (const std::string& w : r->warnings) {
+    std::cerr << "warning: " << w << "\n";
+  }
   if (json) {
     std::cout << nlohmann::json{{"type", "summary"},
                                 {"snapshot", *id},
@@ -77,6 +80,7 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
                                 {"verified", r->verified},
                                 {"kept", r->kept},
                                 {"temporaries_removed", r->temporaries_removed},
+                                {"warnings", r->warnings},
                                 {"seconds", secs}}
                      .dump()
               << "\n";

@@ -132,6 +132,11 @@ pb::Argon2Params Argon2ParamsToProto(const Argon2Params& params) {
 }
 
 Result<Argon2Params> Argon2ParamsFromProto(const pb::Argon2Params& proto) {
+  if (proto.algorithm() == pb::KDF_ALGORITHM_UNSPECIFIED) {
+    // No writer leaves it unset: the parameters were damaged.
+    return Status::Corruption(
+        "the key-derivation parameters name no algorithm: they are damaged");
+  }
   if (proto.algorithm() != pb::KDF_ALGORITHM_ARGON2ID_13) {
     return Status::InvalidArgument(
         "unknown key-derivation algorithm " +

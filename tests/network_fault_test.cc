@@ -231,12 +231,15 @@ TEST_P(NetworkFaultTest, BackupAndRestoreSurviveOrFailClearly) {
       (unsigned long long)total.drips, completed, failed);
 }
 
+// Names the case in test listings, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 Case Make(std::string name, ProxyFaults f, bool must_complete = true) {
   return Case{std::move(name), f, must_complete};
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Faults, NetworkFaultTest,
+    S3, NetworkFaultTest,
     ::testing::Values(Make("Resets", {.reset = 0.3, .seed = 11}),
                       Make("Stalls", {.stall = 0.1, .seed = 12}),
                       Make("Errors503", {.error = 0.3, .seed = 13}),
