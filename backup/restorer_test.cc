@@ -443,5 +443,123 @@ TEST_F(RestorerTest, SkipExistingVerifiesAndKeepsWhatIsThere) {
             StatusCode::kInvalidArgument);
 }
 
+// Names a hostile tree could hold. Each is refused, alone or below a
+// directory, and nothing is written outside the target, nor next to it.
+TEST_F(RestorerTest, HostileNamesNeverLandOutsideTheTarget) {
+  const std::vector<std::string> names = {"..",
+                                          ".",
+                                          "",
+                                          "/etc/x",
+                                          "../x",
+                                          "../../x",
+                                          "a/../x",
+                                          "x/",
+                                          std::string("x\0y", 3),
+                                          std::string(300, 'n')};
+  for (const std::string& name : names) {
+    for (bool nested : {false, true}) {
+      SCOPED_TRACE("name '" + name + "'" + (nested ? " in d/" : ""));
+      fs::remove_all(target_);
+      fs::create_directories(target_);
+      pb::Node evil = File(name, "evil");
+      std::string id = nested ? Snapshot({Dir("d", {evil})}) : Snapshot({evil});
+      Result<RestoreResult> r = RestoreTo(id, true);
+      EXPECT_FALSE(r.ok()) << "restored a file named '" << name << "'";
+      EXPECT_EQ(Names(dir_), (std::vector<std::string>{"outside", "target"}));
+      ExpectOutsideUntouched();
+      for (const auto& e : fs::recursive_directory_iterator(target_)) {
+        EXPECT_FALSE(e.is_regular_file()) << e.path();
+      }
+    }
+  }
+}
+
+// The peak resident size of this process, in bytes.
+uint64_t PeakRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) << 10;
+  }
+  return 0;
+}
+
+// Sizes no real file has, in a node and in an index entry: refused before
+// anything of that size is allocated or written.
+TEST_F(RestorerTest, AbsurdSizesAreRefusedWithoutAllocating) {
+  const uint64_t peak_before = PeakRss();
+  pb::Node huge = File("huge", "small content");
+  huge.set_size(uint64_t{1} << 62);
+  std::string id = Snapshot({huge});
+  Result<RestoreResult> r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption)
+      << r.status().ToString();
+  EXPECT_TRUE(Names(target_).empty());
+
+  // An index entry claiming a 4 GiB blob, for a blob a file names.
+  const std::string fake_blob(32, 'q'), fake_pack(32, 'p');
+  pb::Index index;
+  pb::IndexPack* pack = index.add_packs();
+  pack->set_pack_id(fake_pack);
+  pb::PackEntry* entry = pack->add_entries();
+  entry->set_id(fake_blob);
+  entry->set_type(pb::BLOB_TYPE_DATA);
+  entry->set_offset(0);
+  entry->set_length(0xfffffff0u);
+  entry->set_raw_length(0xfffffff0u);
+  ASSERT_TRUE(repo_->SaveObject(ObjectType::kIndex, "index", index).ok());
+  pb::Node claimed;
+  claimed.set_name("claimed");
+  claimed.set_type(pb::NODE_TYPE_FILE);
+  claimed.set_size(0xfffffff0u);
+  *claimed.add_content() = fake_blob;
+  id = Snapshot({claimed});
+  r = RestoreTo(id, false);
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption)
+      << r.status().ToString();
+  EXPECT_TRUE(Names(target_).empty());
+  EXPECT_LT(PeakRss() - peak_before, uint64_t{256} << 20)
+      << "memory grew with the sizes claimed";
+}
+
+// The store answers for one object with another's bytes (both genuine):
+// authenticated under their names, they are refused.
+TEST_F(RestorerTest, SwappedObjectsAreRefused) {
+  std::string a = Snapshot({File("a", "content of a")});
+  std::string b = Snapshot({File("b", "content of b")});
+  auto swap = [&](const std::string& x, const std::string& y) {
+    Result<Bytes> bx = backend_.Load(x, 0, storage::kToEnd);
+    Result<Bytes> by = backend_.Load(y, 0, storage::kToEnd);
+    ASSERT_TRUE(bx.ok() && by.ok());
+    ASSERT_TRUE(backend_.Save(x, *by, storage::SaveMode::kOverwrite).ok());
+    ASSERT_TRUE(backend_.Save(y, *bx, storage::SaveMode::kOverwrite).ok());
+  };
+  swap("snapshots/" + a, "snapshots/" + b);
+  EXPECT_EQ(RestoreTo(a, false).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(RestoreTo(b, false).status().code(), StatusCode::kCorruption);
+  swap("snapshots/" + a, "snapshots/" + b);  // back
+
+  // Two packs: the blobs of each are looked for in the other.
+  std::vector<std::string> packs;
+  ASSERT_TRUE(backend_
+                  .List("data/",
+                        [&](const storage::ObjectInfo& i) {
+                          packs.push_back(i.name);
+                          return Status::OK();
+                        })
+                  .ok());
+  ASSERT_GE(packs.size(), 2u);
+  swap(packs[0], packs[1]);
+  Result<RestoreResult> ra = RestoreTo(a, true);
+  Result<RestoreResult> rb = RestoreTo(b, true);
+  EXPECT_TRUE(ra.status().code() == StatusCode::kCorruption ||
+              rb.status().code() == StatusCode::kCorruption)
+      << ra.status().ToString() << " / " << rb.status().ToString();
+  EXPECT_TRUE(Names(target_).empty() ||
+              (ra.ok() && ReadAll(target_ + "/a") == "content of a") ||
+              (rb.ok() && ReadAll(target_ + "/b") == "content of b"));
+  ExpectOutsideUntouched();
+}
+
 }  // namespace
 }  // namespace chatvault::backup
