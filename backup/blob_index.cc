@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "backup/fs_util.h"
+
 namespace chatvault::backup {
 namespace {
 
@@ -113,6 +115,7 @@ std::unique_ptr<BlobIndex::Lmdb> BlobIndex::OpenCache(const std::string& dir) {
     // Address space, not disk.
     const size_t map =
         sizeof(size_t) >= 8 ? (size_t{16} << 30) : (size_t{256} << 20);
+    if (!ReserveLmdbLockFile(dir).ok()) return nullptr;
     if (mdb_env_set_mapsize(db->env, map) != 0 ||
         // No fsync of the meta page: a crash may lose the last
         // transaction (its index objects are read again), never the

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backup/fs_util.h"
 #include "crypto/blake2b.h"
 
 namespace chatvault::backup {
@@ -72,6 +73,7 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
         sizeof(size_t) >= 8 ? (size_t{4} << 30) : (size_t{256} << 20);
     rc = mdb_env_set_mapsize(db->env, map);
     if (rc != 0) return LmdbError(rc, "cache");
+    RETURN_IF_ERROR(ReserveLmdbLockFile(dir));
     rc = mdb_env_open(db->env, dir.c_str(), MDB_NOTLS, 0600);
     if (rc != 0) return LmdbError(rc, "cannot open cache '" + dir + "'");
     MDB_txn* txn = nullptr;
@@ -111,8 +113,8 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
     std::error_code ec;
     fs::remove_all(dir, ec);
     db = try_open();
-    if (!db.ok()) return db.status();
   }
+  if (!db.ok()) return db.status();
   auto cache = std::unique_ptr<FileCache>(new FileCache());
   cache->db_ = std::move(*db);
   int rc =

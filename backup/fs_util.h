@@ -8,10 +8,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <string>
 
+#include "base/errno.h"
+#include "base/fd.h"
 #include "base/status.h"
 #include "crypto/random.h"
 
@@ -66,6 +69,25 @@ inline std::string TempName(const std::string& name,
   for (int i = 0; i < 6; ++i)
     tmp += kChars[crypto::RandomUniform(sizeof(kChars) - 1)];
   return tmp;
+}
+
+// LMDB maps its lock file ("lock.mdb" in `dir`) after growing it with
+// ftruncate; on a full disk (tmpfs, or any file system without space for
+// the page) touching the mapping kills the process with SIGBUS. Creating
+// the file and allocating its blocks first turns that into ENOSPC here.
+// 64 KiB holds LMDB's default reader table many times over (it uses the
+// file's size when that is larger than it needs).
+inline Status ReserveLmdbLockFile(const std::string& dir) {
+  const std::string path = dir + "/lock.mdb";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    return StatusFromErrno(errno, "cannot create '" + path + "'");
+  }
+  int rc = ::posix_fallocate(fd.get(), 0, 64 << 10);
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+    return StatusFromErrno(rc, "cannot allocate '" + path + "'");
+  }
+  return Status::OK();
 }
 
 }  // namespace chatvault::backup

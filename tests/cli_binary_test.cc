@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -701,3 +702,145 @@ TEST_F(CliRepoTest, ExpiredLinkCodeGivesExitCode17) {
 }
 
 }  // namespace
+
+// Disk full and permission denied, on the restore target and on the cache.
+// A full disk is a small tmpfs mounted in a private mount namespace
+// (`unshare -m` as root, else a user namespace with `unshare -rm`), so the
+// mount is gone when the command ends.
+class CliDiskTest : public CliRepoTest {
+ protected:
+  void SetUp() override {
+    CliRepoTest::SetUp();
+    env_ = "CHATVAULT_PASSWORD=pw";
+    ASSERT_EQ(RunChatvault(repo() + " init", env_).exit_code, 0);
+    // Six incompressible 400 KB files: 2.4 MB.
+    std::filesystem::create_directories(dir_ + "/chats/Media");
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 6; ++i) {
+      std::string data(400'000, '\0');
+      for (char& c : data) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c = static_cast<char>(x);
+      }
+      std::ofstream(dir_ + "/chats/Media/p" + std::to_string(i) + ".jpg",
+                    std::ios::binary)
+          << data;
+    }
+    Output b = RunChatvault(repo() + " backup " + dir_ + "/chats", env_);
+    ASSERT_EQ(b.exit_code, 0) << b.text;
+    repo_before_ = Listing(dir_ + "/repo");
+  }
+
+  // Every file under `root` with its size.
+  static std::map<std::string, uintmax_t> Listing(const std::string& root) {
+    std::map<std::string, uintmax_t> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+      if (e.is_regular_file()) out[e.path().string()] = e.file_size();
+    return out;
+  }
+
+  // Runs `command` (a chatvault command line, without the binary) with a
+  // `size` tmpfs mounted on `mount`, then reports every file under `mount`
+  // as "same <path>" when it is a whole copy of its source (the restored
+  // path minus `strip`) and "other <path>" otherwise; the exit status is
+  // printed as "rc=N".
+  Output RunOnSmallDisk(const std::string& command, const std::string& mount,
+                        const std::string& size, const std::string& strip) {
+    std::filesystem::create_directories(mount);
+    const std::string script = dir_ + "/disk.sh";
+    std::ofstream(script)
+        << "set -u\n"
+        << "mount -t tmpfs -o size=" << size << " tmpfs '" << mount
+        << "' || { echo 'cannot mount a tmpfs'; exit 99; }\n"
+        << env_ << " " << CHATVAULT_BINARY << " " << command << " 2>&1\n"
+        << "echo rc=$?\n"
+        << "find '" << mount << "' -type f | while read -r f; do\n"
+        << "  src=\"${f#" << strip << "}\"\n"
+        << "  if [ \"$src\" != \"$f\" ] && cmp -s \"$f\" \"$src\"; then "
+           "echo \"same $f\"; else echo \"other $f\"; fi\n"
+        << "done\n";
+    const std::string unshare =
+        ::geteuid() == 0 ? "unshare -m sh " : "unshare -rm sh ";
+    return RunChatvault("", "", unshare + script + " #");
+  }
+
+  std::string env_;
+  std::map<std::string, uintmax_t> repo_before_;
+};
+
+TEST_F(CliDiskTest, FullRestoreTargetFailsClearlyAndLeavesNoPartialFile) {
+  const std::string mnt = dir_ + "/small";
+  Output o = RunOnSmallDisk(repo() + " restore latest --target " + mnt, mnt,
+                            "1m", mnt);
+  ASSERT_EQ(o.text.find("cannot mount"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("rc=15"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("No space left on device"), std::string::npos)
+      << o.text;
+  // What is there is whole; no temporary is left behind.
+  EXPECT_EQ(o.text.find("other "), std::string::npos) << o.text;
+  EXPECT_EQ(Listing(dir_ + "/repo"), repo_before_);
+  // The repository is as it was: a roomy target gets everything.
+  Output ok =
+      RunChatvault(repo() + " restore latest --target " + dir_ + "/big", env_);
+  EXPECT_EQ(ok.exit_code, 0) << ok.text;
+}
+
+TEST_F(CliDiskTest, FullCacheDoesNotStopBackupOrRestore) {
+  const std::string cache = dir_ + "/cache";
+  for (const std::string& command :
+       {repo() + " backup " + dir_ + "/chats",
+        repo() + " restore latest --target " + dir_ + "/out"}) {
+    SCOPED_TRACE(command);
+    Output o = RunOnSmallDisk(command + " --cache-dir " + cache, cache, "16k",
+                              "/nothing");
+    ASSERT_EQ(o.text.find("cannot mount"), std::string::npos) << o.text;
+    EXPECT_NE(o.text.find("rc=0"), std::string::npos) << o.text;
+  }
+  Output check = RunChatvault(repo() + " check --read-data", env_);
+  EXPECT_EQ(check.exit_code, 0) << check.text;
+}
+
+// Permission denied on the target and on the cache, for an ordinary user
+// (as root, chatvault runs as nobody: root writes anywhere).
+TEST_F(CliDiskTest, UnwritableTargetAndCacheFailClearly) {
+  constexpr uid_t kNobody = 65534;
+  const bool root = ::geteuid() == 0;
+  const std::string nobody = std::to_string(kNobody);
+  const std::string runner = root ? "setpriv --reuid=" + nobody +
+                                        " --regid=" + nobody + " --clear-groups"
+                                  : "";
+  if (root) {
+    for (const std::string& p : {dir_, dir_ + "/repo", dir_ + "/home"}) {
+      ASSERT_EQ(::chown(p.c_str(), kNobody, kNobody), 0);
+    }
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(dir_ + "/repo"))
+      ASSERT_EQ(::lchown(e.path().c_str(), kNobody, kNobody), 0);
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(dir_ + "/home"))
+      ASSERT_EQ(::lchown(e.path().c_str(), kNobody, kNobody), 0);
+  }
+  // Owned by root (or by us, mode 0555): nobody can write in them.
+  const std::string locked = dir_ + "/locked";
+  std::filesystem::create_directories(locked + "/cache");
+  ASSERT_EQ(::chmod((locked + "/cache").c_str(), 0555), 0);
+  ASSERT_EQ(::chmod(locked.c_str(), 0555), 0);
+
+  Output r = RunChatvault(
+      repo() + " restore latest --target " + locked + "/out", env_, runner);
+  EXPECT_EQ(r.exit_code, 12) << r.text;
+  EXPECT_NE(r.text.find(locked + "/out"), std::string::npos) << r.text;
+  EXPECT_FALSE(std::filesystem::exists(locked + "/out"));
+
+  // An unwritable cache: the work is done without it, and said so.
+  Output b = RunChatvault(
+      repo() + " backup " + dir_ + "/chats --cache-dir " + locked + "/cache",
+      env_, runner);
+  EXPECT_EQ(b.exit_code, 0) << b.text;
+  Output rc = RunChatvault(repo() + " restore latest --cache-dir " + locked +
+                               "/cache --target " + dir_ + "/out",
+                           env_, runner);
+  EXPECT_EQ(rc.exit_code, 0) << rc.text;
+  EXPECT_EQ(Listing(locked), (std::map<std::string, uintmax_t>{}));
+  ::chmod(locked.c_str(), 0755);
+}
