@@ -512,7 +512,6 @@ TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
   Repository* repo = NewRepo();
   ASSERT_NE(repo, nullptr);
   std::vector<std::string> copies, snapshots;
-  uint64_t deltas = 0;
   for (int v = 0; v < 12; ++v) {
     if (v > 0) {
       Db app(db_path);
@@ -532,7 +531,6 @@ TEST_F(SqliteCaptureTest, DatabaseVersionsStoredAsDeltasRestoreExactly) {
     if (v > 0) {
       EXPECT_GT(r->delta_blobs, 0u) << v;
     }
-    deltas += r->delta_blobs;
     snapshots.push_back(r->snapshot_id);
   }
   // The database is large enough for a dictionary: trained once, named by

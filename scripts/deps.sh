@@ -9,7 +9,7 @@ packages=(
   libsodium-dev libargon2-dev libzstd-dev libcurl4-openssl-dev liblmdb-dev
   libprotobuf-dev protobuf-compiler libsqlite3-dev libssl-dev curl python3
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev
-  libqrencode-dev
+  libqrencode-dev clang libclang-rt-14-dev
 )
 # Extra groups, selected by arguments: `deps.sh s3` adds the Ceph radosgw test
 # server, `deps.sh bench` the peers and photos of the benchmarks.
