@@ -274,10 +274,25 @@ Status S3Backend::PutObject(const std::string& key, ByteView data,
   }
   ASSIGN_OR_RETURN(HttpResponse r, Execute(req));
   if (r.status == 200) return Status::OK();
-  if (r.status == 412) {
-    return Status::AlreadyExists("object '" + key + "' already exists");
-  }
+  if (r.status == 412) return ExistsAlready(key, data);
   return ErrorStatus(r, "PUT " + key);
+}
+
+Status S3Backend::ExistsAlready(const std::string& key, ByteView data) {
+  // An earlier attempt of this very request may have created the object
+  // and its answer been lost on the way back, so that the retry found it:
+  // the same bytes there make it this save's own. (Every object saved
+  // create-if-absent holds something unique to its writer: a lock its
+  // host, process and a random ID; other objects a fresh random name.)
+  Request get;
+  get.method = "GET";
+  get.key = key;
+  Result<HttpResponse> there = Execute(get);
+  if (there.ok() && there->status == 200 && there->body.size() == data.size() &&
+      std::equal(data.begin(), data.end(), there->body.begin())) {
+    return Status::OK();
+  }
+  return Status::AlreadyExists("object '" + key + "' already exists");
 }
 
 Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
@@ -395,7 +410,13 @@ Status S3Backend::MultipartUpload(std::string_view name, const std::string& key,
   if (!cr.ok()) {
     s = cr.status();
   } else if (cr->status == 412) {
-    s = Status::AlreadyExists("object '" + key + "' already exists");
+    s = ExistsAlready(key, data);
+    if (s.ok()) {
+      // Completed by an attempt whose answer was lost (or the same bytes
+      // were there before): nothing of this upload may stay behind.
+      abort_upload();
+      return s;
+    }
   } else if (cr->status != 200) {
     s = ErrorStatus(*cr, "completing upload of " + key);
   }

@@ -93,6 +93,10 @@ class S3Backend : public Backend {
   Result<HttpResponse> ExecuteOnce(const Request& req,
                                    const BodyHashes& hashes);
   std::string KeyOf(std::string_view name) const;
+  // For a create-if-absent save the store refused: OK if the object there
+  // holds exactly `data` (an earlier attempt's answer was lost),
+  // AlreadyExists otherwise.
+  Status ExistsAlready(const std::string& key, ByteView data);
   Status PutObject(const std::string& key, ByteView data, SaveMode mode);
   Status MultipartUpload(std::string_view name, const std::string& key,
                          ByteView data, SaveMode mode);

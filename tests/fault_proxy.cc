@@ -137,6 +137,7 @@ FaultProxy::Fault FaultProxy::Draw(uint64_t* at) {
   std::uniform_real_distribution<double> u(0, 1);
   double x = u(rng_);
   Fault f = Fault::kNone;
+  if (counts_.faults() >= faults_.max_faults) x = 2;  // none
   for (auto [p, kind] : {std::pair{faults_.reset, Fault::kReset},
                          {faults_.stall, Fault::kStall},
                          {faults_.error, Fault::kError},
@@ -149,12 +150,11 @@ FaultProxy::Fault FaultProxy::Draw(uint64_t* at) {
     x -= p;
   }
   // Resets come within the first 80 KiB of a request (odd offsets) or
-  // 1 KiB of its response (even); the other faults within 1 KiB of the
-  // response.
+  // the window of its response (even); the other faults within the window.
   if (f == Fault::kReset && rng_() % 2 == 1) {
     *at = (rng_() % (80 << 10)) | 1;
   } else {
-    *at = (rng_() % 1024) & ~uint64_t{1};
+    *at = (rng_() % std::max<uint64_t>(faults_.window, 2)) & ~uint64_t{1};
   }
   return f;
 }

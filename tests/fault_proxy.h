@@ -35,6 +35,10 @@ struct ProxyFaults {
   double truncate = 0;
   double drip = 0;
   std::chrono::milliseconds stall_for{3000};
+  // Faults in a response come within its first `window` bytes.
+  uint64_t window = 1024;
+  // No more faults once this many have been injected.
+  uint64_t max_faults = UINT64_MAX;
   uint64_t seed = 1;
 };
 

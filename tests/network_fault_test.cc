@@ -231,6 +231,33 @@ TEST_P(NetworkFaultTest, BackupAndRestoreSurviveOrFailClearly) {
       (unsigned long long)total.drips, completed, failed);
 }
 
+// A create-if-absent save whose answer is lost on the way back: the retry
+// finds the object there. It is this save's own object, so the save
+// succeeds; an object of other bytes under the name is still AlreadyExists.
+TEST_F(NetworkFaultTest, CreateIfAbsentSurvivesALostAnswer) {
+  ProxyFaults faults;
+  faults.truncate = 1.0;
+  faults.window = 64;  // inside the status line or headers
+  faults.max_faults = 1;
+  Result<std::unique_ptr<FaultProxy>> proxy =
+      FaultProxy::Start(host_, port_, faults);
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
+  Result<std::unique_ptr<storage::Backend>> b = Open((*proxy)->port());
+  ASSERT_TRUE(b.ok());
+  Bytes data(5000, std::byte{7});
+  Status s = (*b)->Save("index/ours", data, storage::SaveMode::kCreateIfAbsent);
+  EXPECT_EQ((*proxy)->counts().truncations, 1u);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  Result<Bytes> back = (*b)->Load("index/ours", 0, storage::kToEnd);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, data);
+  // Someone else's object of the same name is not ours.
+  Bytes other(5000, std::byte{8});
+  EXPECT_EQ((*b)->Save("index/ours", other, storage::SaveMode::kCreateIfAbsent)
+                .code(),
+            StatusCode::kAlreadyExists);
+}
+
 // Names the case in test listings, not its bytes.
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
