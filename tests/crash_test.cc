@@ -36,12 +36,16 @@
 #include "storage/backend_wrapper.h"
 #include "storage/local_backend.h"
 #include "storage/s3_backend.h"
+#include "tests/crash_points.h"
 #include "tests/storage_conformance/fixture.h"
 
 namespace chatvault::backup {
 namespace {
 
 namespace fs = std::filesystem;
+using chatvault::testing::CrashBackend;
+using chatvault::testing::Points;
+using chatvault::testing::RunInChild;
 
 constexpr size_t kPackBytes = 64 << 10;
 constexpr const char* kPassphrase = "crash test";
@@ -50,59 +54,6 @@ std::string Tmp(const char* tag) {
   std::string tmpl = "/tmp/cv" + std::string(tag) + "XXXXXX";
   return mkdtemp(tmpl.data());
 }
-
-// The points of one process's storage traffic. Point() counts them and
-// kills the process, as kill -9 would, at number `kill_at` (0: never).
-class Points {
- public:
-  explicit Points(uint64_t kill_at) : kill_at_(kill_at) {}
-  void Point() {
-    if (++count_ == kill_at_) ::raise(SIGKILL);
-  }
-  uint64_t count() const { return count_.load(); }
-
- private:
-  const uint64_t kill_at_;
-  std::atomic<uint64_t> count_{0};
-};
-
-// A point before and after every call that changes the store (and, with
-// `loads`, before every read: a restore writes files between reads).
-class CrashBackend : public storage::BackendWrapper {
- public:
-  CrashBackend(std::unique_ptr<storage::Backend> target, Points* points,
-               bool loads)
-      : BackendWrapper(std::move(target)), points_(points), loads_(loads) {}
-
-  Status Save(std::string_view name, ByteView data,
-              storage::SaveMode mode) override {
-    points_->Point();
-    Status s = BackendWrapper::Save(name, data, mode);
-    points_->Point();
-    return s;
-  }
-  Status Remove(std::string_view name) override {
-    points_->Point();
-    Status s = BackendWrapper::Remove(name);
-    points_->Point();
-    return s;
-  }
-  Status RemoveMany(std::span<const std::string> names) override {
-    points_->Point();
-    Status s = BackendWrapper::RemoveMany(names);
-    points_->Point();
-    return s;
-  }
-  Result<Bytes> Load(std::string_view name, uint64_t offset,
-                     uint64_t length) override {
-    if (loads_) points_->Point();
-    return BackendWrapper::Load(name, offset, length);
-  }
-
- private:
-  Points* points_;
-  bool loads_;
-};
 
 // Where a repository lives. Open() gives a new backend on it each time, so
 // that a child never shares a connection with its parent; with `points`, the
@@ -218,22 +169,10 @@ uint64_t Sum(const std::map<std::string, uint64_t>& objects) {
 // it. Returns "killed", "completed" or what went wrong.
 std::string RunChild(Place* place, uint64_t kill_at, bool loads,
                      const std::function<Status(storage::Backend*)>& body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    Points points(kill_at);
-    Result<std::unique_ptr<storage::Backend>> b = place->Open(&points, loads);
-    Status s = b.ok() ? body(b->get()) : b.status();
-    if (!s.ok()) {
-      fprintf(stderr, "child: %s\n", s.ToString().c_str());
-      ::_exit(3);
-    }
-    ::_exit(0);
-  }
-  int wstatus = 0;
-  if (pid < 0 || ::waitpid(pid, &wstatus, 0) != pid) return "fork failed";
-  if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) return "killed";
-  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return "completed";
-  return "child failed with wait status " + std::to_string(wstatus);
+  return RunInChild(kill_at, [&](Points* points) {
+    Result<std::unique_ptr<storage::Backend>> b = place->Open(points, loads);
+    return b.ok() ? body(b->get()) : b.status();
+  });
 }
 
 Result<std::unique_ptr<Repository>> OpenRepo(storage::Backend* b) {

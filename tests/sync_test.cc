@@ -23,6 +23,7 @@
 #include "sync/account.h"
 #include "sync/follower.h"
 #include "sync/link.h"
+#include "tests/crash_points.h"
 #include "tests/storage_conformance/fixture.h"
 
 namespace chatvault::sync {
@@ -727,6 +728,104 @@ TEST_P(SyncTest, ExpiredReplayedAndRefusedLinkCodesFail) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SyncTest, ::testing::Values("Local", "S3"),
+                         [](const auto& info) { return info.param; });
+
+// A follower killed (kill -9) at each read of its sync, between the files
+// it writes: whatever is in the target under a file's own name is a whole
+// version of that file, and the next sync makes the target identical to
+// the store. Local only: the child process would share the parent's S3
+// connections; the storage side of kills is tests/crash_test.cc's.
+class SyncCrashTest : public SyncTest {};
+
+TEST_P(SyncCrashTest, KilledSyncLeavesWholeFilesAndResumes) {
+  Publish();
+  auto laptop = NewDevice("laptop");
+  ASSERT_NO_FATAL_FAILURE(LinkAndFollow(laptop.get()));
+  ASSERT_TRUE(laptop->follower->Poll().ok());
+  const Files v1 = ReadTree(store_);
+  // A day of chat: changed rows, a new photo.
+  backup::testing::Exec(db_,
+                        "UPDATE messages SET read = 0 WHERE id % 7 = 0;"
+                        "INSERT INTO messages(chat, body, read) "
+                        "VALUES(3, 'new', 0);");
+  std::string photo(150'000, '\0');
+  std::mt19937 rng(11);
+  for (char& c : photo) c = static_cast<char>(rng());
+  std::ofstream(store_ + "/Media/IMG_new.jpg", std::ios::binary) << photo;
+  Publish();
+  const Files v2 = ReadTree(store_);
+
+  // The laptop's state before the sync, put back before each kill.
+  const std::string saved = dir_ + "/laptop-saved";
+  fs::create_directories(saved);
+  for (const char* part : {"/home", "/cache", "/chats"}) {
+    fs::copy(dir_ + "/laptop" + part, saved + part,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  }
+  auto put_back = [&] {
+    for (const char* part : {"/home", "/cache", "/chats"}) {
+      fs::remove_all(dir_ + "/laptop" + part);
+      fs::copy(saved + part, dir_ + "/laptop" + part,
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    }
+  };
+  Result<pb::DeviceList> list = laptop->account->LoadDevices();
+  ASSERT_TRUE(list.ok());
+  Result<pb::Device> phone =
+      FindDevice(*list, phone_->identity->device_id_hex());
+  ASSERT_TRUE(phone.ok());
+  // One sync of v2 by a process of its own, with a backend of its own.
+  bool changed = false;
+  auto sync = [&](chatvault::testing::Points* points) -> Status {
+    auto b = std::make_unique<chatvault::testing::CrashBackend>(
+        std::make_unique<Borrowed>(fixture_->backend()), points, true);
+    ASSIGN_OR_RETURN(std::unique_ptr<backup::Repository> repo,
+                     backup::Repository::OpenWithDevice(
+                         b.get(), laptop->identity->holder()));
+    ASSIGN_OR_RETURN(Account account, Account::Open(repo.get(), laptop->home,
+                                                    laptop->identity.get()));
+    Follower f(
+        &account, *phone,
+        FollowOptions{.target = laptop->target, .cache_dir = laptop->cache});
+    ASSIGN_OR_RETURN(FollowResult r, f.Poll());
+    changed = r.changed;
+    return Status::OK();
+  };
+  uint64_t total = 0;
+  {
+    chatvault::testing::Points census(0);
+    Status s = sync(&census);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_TRUE(changed);
+    total = census.count();
+    ASSERT_EQ(Diff(ReadTree(laptop->target), v2), "");
+  }
+  ASSERT_GT(total, 5u);
+  uint64_t killed = 0;
+  for (uint64_t k = 1; k <= total; ++k) {
+    SCOPED_TRACE("kill at read " + std::to_string(k) + " of " +
+                 std::to_string(total));
+    put_back();
+    std::string outcome = chatvault::testing::RunInChild(k, sync);
+    ASSERT_TRUE(outcome == "killed" || outcome == "completed") << outcome;
+    killed += outcome == "killed";
+    for (const auto& [name, bytes] : ReadTree(laptop->target)) {
+      if (fs::path(name).filename().string().starts_with(".")) continue;
+      bool whole = (v1.contains(name) && v1.at(name) == bytes) ||
+                   (v2.contains(name) && v2.at(name) == bytes);
+      EXPECT_TRUE(whole) << name << " is neither version";
+    }
+    chatvault::testing::Points none(0);
+    Status again = sync(&none);
+    ASSERT_TRUE(again.ok()) << again.ToString();
+    EXPECT_EQ(Diff(ReadTree(laptop->target), v2), "");
+  }
+  printf("crash-summary backend=%s op=sync points=%llu killed=%llu\n",
+         GetParam().c_str(), (unsigned long long)total,
+         (unsigned long long)killed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, SyncCrashTest, ::testing::Values("Local"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
