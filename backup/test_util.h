@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
 
 #include "backup/repository.h"
 
@@ -27,6 +31,22 @@ inline InitOptions FastInit(ChunkerParams chunker = InitOptions{}.chunker) {
   o.kdf = FastKdf();
   o.chunker = chunker;
   return o;
+}
+
+// Every regular file below `root` (none if it does not exist), by path
+// relative to it, with its content: for byte-for-byte comparisons of
+// restored trees.
+inline std::map<std::string, std::string> ReadFiles(const std::string& root) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::string> out;
+  if (!fs::exists(root)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    out[e.path().lexically_relative(root).string()] =
+        std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return out;
 }
 
 // The unprivileged user and group ("nobody", "nogroup" on Debian).

@@ -127,19 +127,6 @@ class Place {
   std::string s3_prefix_;
 };
 
-// Every regular file under `root`, by path relative to it, with content.
-std::map<std::string, std::string> Files(const std::string& root) {
-  std::map<std::string, std::string> out;
-  if (!fs::exists(root)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    out[e.path().lexically_relative(root).string()] =
-        std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  return out;
-}
-
 void WriteRandom(const fs::path& path, size_t size, std::mt19937_64& rng) {
   std::string content(size, '\0');
   for (char& c : content) c = static_cast<char>(rng());  // incompressible
@@ -275,7 +262,8 @@ class CrashTest : public ::testing::TestWithParam<std::string> {
       ro.target = target;
       Result<RestoreResult> r = Restore(repo->get(), id, ro);
       ASSERT_TRUE(r.ok()) << id << ": " << r.status().ToString();
-      EXPECT_TRUE(Files(target + Tree(version)) == Files(Tree(version)))
+      EXPECT_TRUE(testing::ReadFiles(target + Tree(version)) ==
+                  testing::ReadFiles(Tree(version)))
           << "snapshot " << id << " of v" << version
           << " does not restore byte-identical";
       fs::remove_all(target);
@@ -488,8 +476,8 @@ TEST_P(CrashTest, KilledRestoreFinishesAndNeverWritesTheRepository) {
 
     // Whatever is under a file's own name is the whole file.
     std::string restored = (*place)->dir() + "/target" + Tree(2);
-    std::map<std::string, std::string> want = Files(Tree(2));
-    std::map<std::string, std::string> got = Files(restored);
+    std::map<std::string, std::string> want = testing::ReadFiles(Tree(2));
+    std::map<std::string, std::string> got = testing::ReadFiles(restored);
     for (const auto& [path, content] : got) {
       if (fs::path(path).filename().string().starts_with(".")) {
         ++temporaries;
@@ -503,7 +491,8 @@ TEST_P(CrashTest, KilledRestoreFinishesAndNeverWritesTheRepository) {
     // Finishing it gives the whole snapshot, and no temporary remains.
     Result<RestoreResult> again = restore(place->get(), b->get(), ids[0], true);
     ASSERT_TRUE(again.ok()) << again.status().ToString();
-    EXPECT_TRUE(Files(restored) == want) << "the finished restore differs";
+    EXPECT_TRUE(testing::ReadFiles(restored) == want)
+        << "the finished restore differs";
     EXPECT_EQ(Objects(b->get()), repo_before)
         << "a restore changed the repository";
   }

@@ -36,18 +36,6 @@ using chatvault::testing::ProxyFaults;
 
 constexpr const char* kPassphrase = "network test";
 
-std::map<std::string, std::string> Files(const std::string& root) {
-  std::map<std::string, std::string> out;
-  if (!fs::exists(root)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    out[e.path().lexically_relative(root).string()] =
-        std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  return out;
-}
-
 int Rounds() {
   const char* r = std::getenv("CHATVAULT_STRESS_ROUNDS");
   return r != nullptr && std::atoi(r) > 0 ? std::atoi(r) : 1;
@@ -198,7 +186,8 @@ TEST_P(NetworkFaultTest, BackupAndRestoreSurviveOrFailClearly) {
         ExpectClear(r.status());
       }
       if (r.ok()) {
-        EXPECT_TRUE(Files(ro.target + dir_ + "/src") == Files(dir_ + "/src"))
+        EXPECT_TRUE(testing::ReadFiles(ro.target + dir_ + "/src") ==
+                    testing::ReadFiles(dir_ + "/src"))
             << "the restore through the proxy differs";
       }
       fs::remove_all(ro.target);
