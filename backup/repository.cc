@@ -188,7 +188,13 @@ Result<std::unique_ptr<Repository>> Repository::Open(
     }
     auto repo =
         std::unique_ptr<Repository>(new Repository(backend, std::move(*keys)));
-    RETURN_IF_ERROR(repo->LoadConfig());
+    // A key object that opens but whose keys do not open the config may
+    // be a forgery sealed to this holder's public key (anyone who can
+    // write the store can make one): it must not hide the genuine one.
+    if (Status config = repo->LoadConfig(); !config.ok()) {
+      skipped = config;
+      continue;
+    }
     repo->opened_name_ = name;
     repo->opened_kind_ = kind;
     return repo;

@@ -6,6 +6,8 @@
 #include "backup/object_codec.h"
 #include "backup/pack.h"
 #include "backup/test_util.h"
+#include "crypto/blake2b.h"
+#include "crypto/box.h"
 #include "storage/fault_backend.h"
 #include "storage/mem_backend.h"
 
@@ -320,6 +322,62 @@ TEST_F(RepositoryTest, RotationIgnoresKeyObjectsTheConfigDoesNotList) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(std::string(AsChars(*after)), bytes);  // never sealed to
   EXPECT_TRUE(Repository::OpenWithRecoveryCode(&backend_, code_).ok());
+}
+
+// Anyone who can write the store can seal a key bundle to a holder's public
+// key (it is in the clear) and store it beside the genuine key object. It
+// opens, but its keys do not open the config: opening goes on to the
+// genuine one instead of failing.
+TEST_F(RepositoryTest, ForgedKeyObjectDoesNotHideTheGenuineOne) {
+  ASSERT_TRUE(Repository::Init(&backend_, AsBytes("pw"),
+                               crypto::RecoveryCode::Generate(),
+                               testing::FastInit())
+                  .ok());
+  std::vector<std::string> names;
+  ASSERT_TRUE(backend_
+                  .List("keys/",
+                        [&](const storage::ObjectInfo& i) {
+                          names.push_back(i.name);
+                          return Status::OK();
+                        })
+                  .ok());
+  int forged = 0;
+  for (const std::string& name : names) {
+    Result<Bytes> data = backend_.Load(name, 0, storage::kToEnd);
+    ASSERT_TRUE(data.ok());
+    pb::KeyObject object;
+    ASSERT_TRUE(
+        object.ParseFromArray(data->data(), static_cast<int>(data->size())));
+    if (object.kind() != pb::HOLDER_KIND_PASSPHRASE) continue;
+    Result<crypto::BoxPublicKey> pk =
+        crypto::BoxPublicKey::FromBytes(AsBytes(object.holder_public_key()));
+    ASSERT_TRUE(pk.ok());
+    pb::KeyBundle bundle;
+    bundle.set_repository_id(std::string(32, 'r'));
+    Result<Bytes> holder_id =
+        crypto::Blake2b(AsBytes(object.holder_public_key()), 32);
+    ASSERT_TRUE(holder_id.ok());
+    bundle.set_holder_id(std::string(AsChars(*holder_id)));
+    bundle.set_id_key(std::string(32, 'i'));
+    pb::EpochKey* epoch = bundle.add_epochs();
+    epoch->set_number(0);
+    epoch->set_key(std::string(32, 'e'));
+    Result<Bytes> sealed =
+        crypto::SealedBoxSeal(*pk, AsBytes(bundle.SerializeAsString()));
+    ASSERT_TRUE(sealed.ok());
+    object.set_sealed_bundle(std::string(AsChars(*sealed)));
+    std::string bytes = object.SerializeAsString();
+    // Listed first, so that it is tried first.
+    ASSERT_TRUE(backend_
+                    .Save("keys/" + std::string(64, '0'), AsBytes(bytes),
+                          storage::SaveMode::kOverwrite)
+                    .ok());
+    ++forged;
+  }
+  ASSERT_EQ(forged, 1);
+  Result<std::unique_ptr<Repository>> repo =
+      Repository::OpenWithPassphrase(&backend_, AsBytes("pw"));
+  EXPECT_TRUE(repo.ok()) << repo.status().ToString();
 }
 
 }  // namespace
