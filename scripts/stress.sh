@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reliability harness at full strength (docs/reliability.md). CI
-# (scripts/test.sh) runs a bounded part of each; this runs all of it, for
-# about an hour on two cores:
+# (scripts/test.sh) runs a bounded part of each; this runs all of it, in
+# about two and a half hours on two cores:
 #   1. kill -9 at every storage point of backup, prune and restore, on a
 #      local directory and on S3 (tests/crash_test.cc, every point);
 #   2. backup and restore through the fault-injecting proxy, ROUNDS rounds
