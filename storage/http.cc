@@ -229,12 +229,17 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& request) {
     }
     return StatusFromCurl(rc, error);
   }
-  // A response with neither a length nor chunked encoding ends where the
-  // connection does, and curl accepts one cut off inside its headers as
-  // complete: such a body cannot be told from a truncated one. S3 servers
-  // always send one or the other.
+  // An HTTP/1 response with neither a length nor chunked encoding ends
+  // where the connection does, and curl accepts one cut off inside its
+  // headers as complete: such a body cannot be told from a truncated one.
+  // S3 servers always send one or the other. (HTTP/2 frames its streams,
+  // and a length is optional there.)
   const long status = t.response.status;
-  if (request.method != "HEAD" && status != 204 && status != 304 &&
+  long version = 0;
+  curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version);
+  const bool http1 =
+      version == CURL_HTTP_VERSION_1_0 || version == CURL_HTTP_VERSION_1_1;
+  if (http1 && request.method != "HEAD" && status != 204 && status != 304 &&
       status >= 200 && t.response.Header("content-length").empty() &&
       t.response.Header("transfer-encoding").find("chunked") ==
           std::string::npos) {
