@@ -699,6 +699,11 @@ Result<RestoreResult> Restore(Repository* repo, std::string_view snapshot_id,
   std::map<std::string, Status> damaged;
   ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store,
                    BlobStore::Open(repo, options.cache_dir, &damaged));
+  // Only damage is worked around: an index that could not be read for
+  // another reason (the store unreachable, permissions) stops the restore.
+  for (const auto& [name, status] : damaged) {
+    if (!status.IsDataLoss()) return status.WithContext("index " + name);
+  }
   Result<RestoreResult> result = RestoreWith(store.get(), snap, options);
   if (damaged.empty()) return result;
   if (!result.ok()) {
