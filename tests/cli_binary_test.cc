@@ -51,6 +51,16 @@ Output RunChatvault(const std::string& args, const std::string& env = "",
   return out;
 }
 
+// Root reads and writes anything, so a test of what an ordinary user sees
+// runs chatvault as nobody when it runs as root (CI, containers): the
+// command prefix for RunChatvault's `runner`, empty otherwise.
+constexpr uid_t kNobody = 65534;
+std::string AsNobody() {
+  if (::geteuid() != 0) return "";
+  const std::string id = std::to_string(kNobody);
+  return "setpriv --reuid=" + id + " --regid=" + id + " --clear-groups";
+}
+
 TEST(CliBinaryTest, HelpListsGlobalOptionsAndExitCodes) {
   Output o = RunChatvault("--help");
   EXPECT_EQ(o.exit_code, 0);
@@ -206,12 +216,8 @@ std::string ReadAll(const std::string& path) {
 // file it could not read. Root reads a mode-000 file anyway, so as root
 // (CI, containers) chatvault runs as nobody, which owns the test directory.
 TEST_F(CliRepoTest, UnreadableSourceFileGivesExitCode3AndAPartialSnapshot) {
-  constexpr uid_t kNobody = 65534;
   const bool root = ::geteuid() == 0;
-  const std::string nobody = std::to_string(kNobody);
-  const std::string runner = root ? "setpriv --reuid=" + nobody +
-                                        " --regid=" + nobody + " --clear-groups"
-                                  : "";
+  const std::string runner = AsNobody();
   const std::string env =
       "CHATVAULT_PASSWORD=pw CHATVAULT_CACHE_DIR=" + dir_ + "/cache";
   const std::string src = dir_ + "/chats";
@@ -803,12 +809,8 @@ TEST_F(CliDiskTest, FullCacheDoesNotStopBackupOrRestore) {
 // Permission denied on the target and on the cache, for an ordinary user
 // (as root, chatvault runs as nobody: root writes anywhere).
 TEST_F(CliDiskTest, UnwritableTargetAndCacheFailClearly) {
-  constexpr uid_t kNobody = 65534;
   const bool root = ::geteuid() == 0;
-  const std::string nobody = std::to_string(kNobody);
-  const std::string runner = root ? "setpriv --reuid=" + nobody +
-                                        " --regid=" + nobody + " --clear-groups"
-                                  : "";
+  const std::string runner = AsNobody();
   if (root) {
     for (const std::string& p : {dir_, dir_ + "/repo", dir_ + "/home"}) {
       ASSERT_EQ(::chown(p.c_str(), kNobody, kNobody), 0);
